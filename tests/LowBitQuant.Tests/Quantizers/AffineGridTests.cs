@@ -39,11 +39,20 @@ public class AffineGridTests
     [Fact]
     public void ScalesAreRepresentableInFloat16()
     {
+        // Ranges whose scale is within fp16's range (≥ 1e-3 here) get an exactly representable scale.
         Gen.Float[-3f, 3f].Array[1, 64].Sample(x =>
         {
-            var (s, _) = AffineGrid.Fit(x, new QuantizationScheme(3, null));
+            var (s, _) = AffineGrid.Fit([.. x, 0.01f], new QuantizationScheme(3, null));
             Assert.Equal(s, (float)(Half)s);
         });
+    }
+
+    [Fact]
+    public void RangesBelowFloat16KeepAPositiveFloatScaleInsteadOfZero()
+    {
+        var (s, _) = AffineGrid.Fit([1e-9f, -2e-9f], new QuantizationScheme(4, null));
+        Assert.True(s > 0);
+        Assert.Equal(0f, (float)(Half)s);
     }
 
     [Fact]
