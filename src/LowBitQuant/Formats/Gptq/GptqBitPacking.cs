@@ -71,17 +71,18 @@ internal static class GptqBitPacking
     {
         CheckRunMultiple(inFeatures, nameof(inFeatures));
         int runs = inFeatures / RunLength;
-        var packed = new int[(long)runs * bits * outFeatures];
+        var packed = new int[runs * bits * outFeatures];
         Span<uint> words = stackalloc uint[bits];
-        for (int o = 0; o < outFeatures; o++)
+        // Run-major, output-minor: each packed row of qweight is written contiguously.
+        for (int r = 0; r < runs; r++)
         {
-            var row = codes.Slice(o * inFeatures, inFeatures);
-            for (int r = 0; r < runs; r++)
+            int rowBase = r * bits * outFeatures;
+            for (int o = 0; o < outFeatures; o++)
             {
-                PackRun(row.Slice(r * RunLength, RunLength), bits, words);
+                PackRun(codes.Slice((o * inFeatures) + (r * RunLength), RunLength), bits, words);
                 for (int w = 0; w < bits; w++)
                 {
-                    packed[(((long)r * bits) + w) * outFeatures + o] = (int)words[w];
+                    packed[rowBase + (w * outFeatures) + o] = (int)words[w];
                 }
             }
         }
@@ -94,19 +95,19 @@ internal static class GptqBitPacking
     {
         CheckRunMultiple(inFeatures, nameof(inFeatures));
         int runs = inFeatures / RunLength;
-        var codes = new byte[(long)outFeatures * inFeatures];
+        var codes = new byte[outFeatures * inFeatures];
         Span<uint> words = stackalloc uint[bits];
-        for (int o = 0; o < outFeatures; o++)
+        for (int r = 0; r < runs; r++)
         {
-            var row = codes.AsSpan(o * inFeatures, inFeatures);
-            for (int r = 0; r < runs; r++)
+            int rowBase = r * bits * outFeatures;
+            for (int o = 0; o < outFeatures; o++)
             {
                 for (int w = 0; w < bits; w++)
                 {
-                    words[w] = (uint)qweight[(int)((((long)r * bits) + w) * outFeatures + o)];
+                    words[w] = (uint)qweight[rowBase + (w * outFeatures) + o];
                 }
 
-                UnpackRun(words, bits, row.Slice(r * RunLength, RunLength));
+                UnpackRun(words, bits, codes.AsSpan((o * inFeatures) + (r * RunLength), RunLength));
             }
         }
 

@@ -1,4 +1,5 @@
 using LowBitQuant.Internal;
+using LowBitQuant.Kernels.Cpu;
 
 namespace LowBitQuant.Formats.Gptq;
 
@@ -199,16 +200,43 @@ public sealed class GptqPackedLayer
         byte[] codes = GptqBitPacking.UnpackQWeight(_qweight, OutFeatures, InFeatures, Bits);
         byte[] fields = GptqBitPacking.UnpackAlongColumns(_qzeros, GroupCount, OutFeatures, Bits);
         int offset = Convention.ZeroOffset();
+
+        // Widen once, transposed to [out, G], so the per-weight loop reads one row of scales and zeros.
+        var scales = new float[OutFeatures * GroupCount];
+        var zeros = new float[scales.Length];
+        for (int g = 0; g < GroupCount; g++)
+        {
+            for (int o = 0; o < OutFeatures; o++)
+            {
+                scales[(o * GroupCount) + g] = (float)_scales[(g * OutFeatures) + o];
+                zeros[(o * GroupCount) + g] = fields[(g * OutFeatures) + o] + offset;
+            }
+        }
+
+        bool contiguousGroups = !DescAct;
+        int width = GroupWidth;
         for (int o = 0; o < OutFeatures; o++)
         {
             var row = destination.Slice(o * InFeatures, InFeatures);
             var rowCodes = codes.AsSpan(o * InFeatures, InFeatures);
+            var rowScales = scales.AsSpan(o * GroupCount, GroupCount);
+            var rowZeros = zeros.AsSpan(o * GroupCount, GroupCount);
+            if (contiguousGroups)
+            {
+                // g_idx = i / width: whole groups through the SIMD kernel (same operations as the element loop).
+                for (int g = 0, start = 0; start < InFeatures; g++, start += width)
+                {
+                    int len = Math.Min(width, InFeatures - start);
+                    CpuKernels.DequantizeAffine(rowCodes.Slice(start, len), rowScales[g], rowZeros[g], row.Slice(start, len));
+                }
+
+                continue;
+            }
+
             for (int i = 0; i < InFeatures; i++)
             {
-                int at = (_gIdx[i] * OutFeatures) + o;
-                float scale = (float)_scales[at];
-                float zero = fields[at] + offset;
-                row[i] = scale * (rowCodes[i] - zero);
+                int g = _gIdx[i];
+                row[i] = rowScales[g] * (rowCodes[i] - rowZeros[g]);
             }
         }
     }
