@@ -1,3 +1,4 @@
+using CsCheck;
 using LowBitQuant.Formats.Gptq;
 
 namespace LowBitQuant.Tests.Formats.Gptq;
@@ -62,6 +63,28 @@ public class GptqPackerTests
 
         AssertBitwiseEqual(tensor.Dequantize().Data.ToArray(), layer.Dequantize().Data.ToArray());
     }
+
+    [Fact]
+    public void RandomTensorsRoundTripThroughPackAndUnpack() =>
+        (from bits in Gen.OneOf(2, 3, 4, 8)
+         from rows in Gen.Int[1, 3]
+         from runs in Gen.Int[1, 4]
+         from groupSize in Gen.OneOf<int?>(null, 16, 32, 48, 64, 1000)
+         from symmetric in Gen.Bool
+         from seed in Gen.Int
+         select (bits, rows * 32, runs * 32, groupSize, symmetric, seed)).Sample(
+            (bits, rows, columns, groupSize, symmetric, seed) =>
+            {
+                var tensor = GptqTestTensors.Random(bits, rows, columns, groupSize, symmetric, seed);
+                var layer = GptqPacker.Pack(tensor);
+                Assert.Equal(GptqPacker.SelectConvention(tensor), layer.Convention);
+                var back = layer.Unpack();
+                Assert.Equal(tensor.Codes.ToArray(), back.Codes.ToArray());
+                Assert.Equal(tensor.Scales.ToArray(), back.Scales.ToArray());
+                Assert.Equal(tensor.Zeros.ToArray(), back.Zeros.ToArray());
+                AssertBitwiseEqual(tensor.Dequantize().Data.ToArray(), layer.Dequantize().Data.ToArray());
+            },
+            iter: 100);
 
     [Theory]
     [InlineData(2)]
