@@ -111,13 +111,13 @@ public static class PackQuantizedPacker
             float z = zeros[i];
             if (z != MathF.Round(z))
             {
-                return $"Zero point [{i / groups}, {i % groups}] = {z} is not an integer (real-valued zeros, e.g. DASH-Q); "
+                return FormattableString.Invariant($"Zero point [{i / groups}, {i % groups}] = {z} is not an integer (real-valued zeros, e.g. DASH-Q); ")
                     + "pack-quantized stores integer zero points only; use the integer-zero variant.";
             }
 
             if (z < 0 || z > scheme.MaxCode)
             {
-                return $"Zero point [{i / groups}, {i % groups}] = {z} is outside the {scheme.Bits}-bit field range [0, {scheme.MaxCode}].";
+                return FormattableString.Invariant($"Zero point [{i / groups}, {i % groups}] = {z} is outside the {scheme.Bits}-bit field range [0, {scheme.MaxCode}].");
             }
         }
 
@@ -134,8 +134,8 @@ public static class PackQuantizedPacker
             if (float.IsInfinity(stored) || stored < smallest)
             {
                 string dtype = ScaleConversion.SafetensorsName(options.ScaleType);
-                return $"Scale [{i / groups}, {i % groups}] = {scales[i]} is not representable in {dtype} (it becomes {stored}; "
-                    + $"the normal range starts at {smallest}){(options.ScaleType == ScaleDataType.Float16 ? "; store the scales as BF16" : string.Empty)}.";
+                return FormattableString.Invariant($"Scale [{i / groups}, {i % groups}] = {scales[i]} is not representable in {dtype} (it becomes {stored}; ")
+                    + FormattableString.Invariant($"the normal range starts at {smallest}){(options.ScaleType == ScaleDataType.Float16 ? "; store the scales as BF16" : string.Empty)}.");
             }
         }
 
