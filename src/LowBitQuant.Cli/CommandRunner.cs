@@ -1,3 +1,5 @@
+using LowBitQuant.Formats.Safetensors;
+
 namespace LowBitQuant.Cli;
 
 /// <summary>Runs a command body and turns every failure into one line on stderr and a non-zero exit code, never a stack trace.</summary>
@@ -30,7 +32,7 @@ internal static class CommandRunner
             Console.Error.WriteLine("lowbitquant: cancelled; nothing was written.");
             return Cancelled;
         }
-        catch (Exception ex) when (ex is ArgumentException or IOException or NotSupportedException
+        catch (Exception ex) when (ex is ArgumentException or IOException or InvalidSafetensorsException or NotSupportedException
             or InvalidOperationException or KeyNotFoundException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
         {
             Console.Error.WriteLine($"lowbitquant: error: {OneLine(ex.Message)}");

@@ -75,7 +75,7 @@ internal sealed class SyntheticLayer
     }
 
     /// <summary>H = XᵀX / tokens accumulated in float64 (a plain kernel; the estimators are the fast path).</summary>
-    private static HessianEstimate Gram(float[] x, int tokens, int n)
+    internal static HessianEstimate Gram(float[] x, int tokens, int n)
     {
         var h = new double[n * n];
         Parallel.For(0, n, i =>
