@@ -4,6 +4,8 @@ using LowBitQuant.Cli.Commands;
 var root = new RootCommand("lowbitquant: ultra-low-bit (2–4 bit) weight-only quantization of LLMs (RTN, GPTQ, DASH-Q, HeRo-Q).")
 {
     DemoCommand.Create(),
+    EvalCommand.Create(),
+    GenerateCommand.Create(),
     InspectCommand.Create(),
     QuantizeLayerCommand.Create(),
 };
