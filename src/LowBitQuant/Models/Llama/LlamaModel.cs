@@ -118,6 +118,21 @@ public sealed class LlamaModel : IDisposable
     /// <exception cref="OperationCanceledException">Cancelled (checked between blocks).</exception>
     public float[][] Forward(IReadOnlyList<int[]> sequences, CancellationToken cancellationToken = default)
     {
+        var batch = Prepare(sequences);
+        float[] x = Embed(batch);
+        for (int layer = 0; layer < Config.Layers; layer++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            RunBlock(layer, x, batch);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return Head(x, batch);
+    }
+
+    /// <summary>Validates a batch of sequences and lays it out (starts, lengths, positions).</summary>
+    internal LlamaBatch Prepare(IReadOnlyList<int[]> sequences)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(sequences);
         if (sequences.Count == 0)
@@ -163,16 +178,20 @@ public sealed class LlamaModel : IDisposable
             }
         }
 
-        LlamaConfig c = Config;
-        int dim = c.Dim;
-        float eps = (float)c.NormEpsilon;
+        return new LlamaBatch(sequences, starts, lengths, positions, total);
+    }
+
+    /// <summary>The token embeddings of a batch: the residual stream entering block 0 (total × dim).</summary>
+    internal float[] Embed(LlamaBatch batch)
+    {
+        int dim = Config.Dim;
         float[] embedding = GetGlobal(LlamaTensor.TokenEmbedding, ref _embedding);
-        var x = new float[total * dim];
-        for (int s = 0; s < sequences.Count; s++)
+        var x = new float[batch.Total * dim];
+        for (int s = 0; s < batch.Sequences.Count; s++)
         {
-            for (int i = 0; i < lengths[s]; i++)
+            for (int i = 0; i < batch.Lengths[s]; i++)
             {
-                embedding.AsSpan(sequences[s][i] * dim, dim).CopyTo(x.AsSpan((starts[s] + i) * dim, dim));
+                embedding.AsSpan(batch.Sequences[s][i] * dim, dim).CopyTo(x.AsSpan((batch.Starts[s] + i) * dim, dim));
             }
         }
 
@@ -181,6 +200,15 @@ public sealed class LlamaModel : IDisposable
             _embedding = null;
         }
 
+        return x;
+    }
+
+    /// <summary>Runs decoder block <paramref name="layer"/> in place on the residual stream <paramref name="x"/> (total × dim).</summary>
+    internal void RunBlock(int layer, float[] x, LlamaBatch batch)
+    {
+        LlamaConfig c = Config;
+        int total = batch.Total, dim = c.Dim;
+        float eps = (float)c.NormEpsilon;
         var xb = new float[total * dim];
         var q = new float[total * c.QueryDim];
         var k = new float[total * c.KvDim];
@@ -189,33 +217,34 @@ public sealed class LlamaModel : IDisposable
         var proj = new float[total * dim];
         var gate = new float[total * c.HiddenDim];
         var up = new float[total * c.HiddenDim];
+        LlamaLayerWeights w = GetLayer(layer);
 
-        for (int layer = 0; layer < c.Layers; layer++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            LlamaLayerWeights w = GetLayer(layer);
+        LlamaKernels.RmsNorm(x, total, dim, w[LlamaTensor.AttentionNorm], eps, xb);
+        Linear(layer, LlamaTensor.QueryProjection, xb, total, w, q);
+        Linear(layer, LlamaTensor.KeyProjection, xb, total, w, k);
+        Linear(layer, LlamaTensor.ValueProjection, xb, total, w, v);
+        LlamaKernels.ApplyRope(q, total, c.Heads, c.HeadDim, batch.Positions, _cos, _sin, c.RopeConvention);
+        LlamaKernels.ApplyRope(k, total, c.KvHeads, c.HeadDim, batch.Positions, _cos, _sin, c.RopeConvention);
+        LlamaKernels.Attention(q, k, v, batch.Starts, batch.Lengths, c.Heads, c.KvHeads, c.HeadDim, att);
+        Linear(layer, LlamaTensor.OutputProjection, att, total, w, proj);
+        TensorPrimitives.Add(x, proj, x);
 
-            LlamaKernels.RmsNorm(x, total, dim, w[LlamaTensor.AttentionNorm], eps, xb);
-            Linear(layer, LlamaTensor.QueryProjection, xb, total, w, q);
-            Linear(layer, LlamaTensor.KeyProjection, xb, total, w, k);
-            Linear(layer, LlamaTensor.ValueProjection, xb, total, w, v);
-            LlamaKernels.ApplyRope(q, total, c.Heads, c.HeadDim, positions, _cos, _sin, c.RopeConvention);
-            LlamaKernels.ApplyRope(k, total, c.KvHeads, c.HeadDim, positions, _cos, _sin, c.RopeConvention);
-            LlamaKernels.Attention(q, k, v, starts, lengths, c.Heads, c.KvHeads, c.HeadDim, att);
-            Linear(layer, LlamaTensor.OutputProjection, att, total, w, proj);
-            TensorPrimitives.Add(x, proj, x);
+        LlamaKernels.RmsNorm(x, total, dim, w[LlamaTensor.FeedForwardNorm], eps, xb);
+        Linear(layer, LlamaTensor.GateProjection, xb, total, w, gate);
+        Linear(layer, LlamaTensor.UpProjection, xb, total, w, up);
+        LlamaKernels.SwiGlu(gate, up);
+        Linear(layer, LlamaTensor.DownProjection, gate, total, w, proj);
+        TensorPrimitives.Add(x, proj, x);
+    }
 
-            LlamaKernels.RmsNorm(x, total, dim, w[LlamaTensor.FeedForwardNorm], eps, xb);
-            Linear(layer, LlamaTensor.GateProjection, xb, total, w, gate);
-            Linear(layer, LlamaTensor.UpProjection, xb, total, w, up);
-            LlamaKernels.SwiGlu(gate, up);
-            Linear(layer, LlamaTensor.DownProjection, gate, total, w, proj);
-            TensorPrimitives.Add(x, proj, x);
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
+    /// <summary>Final norm and output head: logits per sequence.</summary>
+    internal float[][] Head(float[] x, LlamaBatch batch)
+    {
+        LlamaConfig c = Config;
+        int total = batch.Total, dim = c.Dim;
+        var xb = new float[total * dim];
         float[] finalNorm = GetGlobal(LlamaTensor.FinalNorm, ref _finalNorm);
-        LlamaKernels.RmsNorm(x, total, dim, finalNorm, eps, xb);
+        LlamaKernels.RmsNorm(x, total, dim, finalNorm, (float)c.NormEpsilon, xb);
         float[] head = c.TiedEmbeddings ? GetGlobal(LlamaTensor.TokenEmbedding, ref _embedding) : GetGlobal(LlamaTensor.OutputHead, ref _outputHead);
         var logits = new float[total * c.VocabSize];
         LlamaKernels.MatMulTransposed(xb, total, dim, head, c.VocabSize, logits);
@@ -226,10 +255,10 @@ public sealed class LlamaModel : IDisposable
             _finalNorm = null;
         }
 
-        var result = new float[sequences.Count][];
-        for (int s = 0; s < sequences.Count; s++)
+        var result = new float[batch.Sequences.Count][];
+        for (int s = 0; s < batch.Sequences.Count; s++)
         {
-            result[s] = logits.AsSpan(starts[s] * c.VocabSize, lengths[s] * c.VocabSize).ToArray();
+            result[s] = logits.AsSpan(batch.Starts[s] * c.VocabSize, batch.Lengths[s] * c.VocabSize).ToArray();
         }
 
         return result;
