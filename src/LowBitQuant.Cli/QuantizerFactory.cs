@@ -24,6 +24,7 @@ internal static class QuantizerFactory
     public static bool IsImplemented(string method) => method switch
     {
         "rtn" => true,
+        "dashq" => true,
         _ => false,
     };
 
@@ -39,6 +40,7 @@ internal static class QuantizerFactory
         return method switch
         {
             "rtn" => new RtnQuantizer(options.Scheme),
+            "dashq" => new DashQQuantizer(new DashQOptions(options.Scheme)),
             _ => throw new NotSupportedException($"Method '{method}' is not implemented yet in this version of LowBitQuant."),
         };
     }
