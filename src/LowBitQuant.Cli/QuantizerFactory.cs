@@ -25,6 +25,7 @@ internal static class QuantizerFactory
     {
         "rtn" => true,
         "dashq" => true,
+        "heroq" => true,
         _ => false,
     };
 
@@ -41,7 +42,25 @@ internal static class QuantizerFactory
         {
             "rtn" => new RtnQuantizer(options.Scheme),
             "dashq" => new DashQQuantizer(new DashQOptions(options.Scheme)),
+            "heroq" => CreateHeroQ(options),
             _ => throw new NotSupportedException($"Method '{method}' is not implemented yet in this version of LowBitQuant."),
         };
+    }
+
+    /// <summary>HeRo-Q around the inner method named by <c>--inner</c> (default rtn), itself built by <see cref="Create"/>.</summary>
+    private static IQuantizer CreateHeroQ(MethodOptions options)
+    {
+        string inner = (options.Inner ?? "rtn").ToLowerInvariant();
+        if (inner == "heroq")
+        {
+            throw new ArgumentException("HeRo-Q cannot wrap itself; choose --inner rtn, gptq or dashq.", "--inner");
+        }
+
+        if (!Methods.Contains(inner))
+        {
+            throw new ArgumentException($"Unknown inner method '{options.Inner}'; expected one of {string.Join(", ", Methods.Where(m => m != "heroq"))}.", "--inner");
+        }
+
+        return new HeroQQuantizer(new HeroQOptions(), Create(options with { Method = inner, Inner = null }));
     }
 }
