@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using LowBitQuant.Formats.DashQ;
 using LowBitQuant.Formats.Gptq;
 using LowBitQuant.Formats.Safetensors;
 
@@ -124,7 +125,24 @@ internal static class QuantizeLayerCommand
                 };
                 break;
             default:
-                throw new NotSupportedException("Format 'dashq' is not implemented yet in this version of LowBitQuant.");
+                if (!DashQPackedWriter.CanWrite(quantized, out string? why))
+                {
+                    throw new ArgumentException($"The result cannot be written in the DASH-Q packed format: {why}");
+                }
+
+                var module = DashQPackedWriter.Pack(quantized);
+                var scales = module.Scale.ToArray().Select(h => (float)h).ToArray();
+                var zeros = module.Zero.ToArray().Select(h => (float)h).ToArray();
+                dequantized = DashQPackedReader.Unpack(module.Entry, module.PackedCodes.Span, scales, zeros).Dequantize().Data.ToArray();
+                metadata["checkpoint_format"] = DashQPackedWriter.FormatName;
+                metadata["dashq_config"] = DashQPackedWriter.SerializeConfig(new Dictionary<string, DashQModuleEntry> { ["layer"] = module.Entry });
+                addPacked = w =>
+                {
+                    w.AddInt32("W_q_packed", [module.PackedCodes.Length], module.PackedCodes.Span);
+                    w.Add("scale", SafetensorsDType.F16, [module.Scale.Length, 1], MemoryMarshal.AsBytes(module.Scale.Span).ToArray());
+                    w.Add("zero", SafetensorsDType.F16, [module.Zero.Length, 1], MemoryMarshal.AsBytes(module.Zero.Span).ToArray());
+                };
+                break;
         }
 
         double loss = QuantizationError.ProxyLoss(layer.Weights, dequantized, layer.Hessian);

@@ -70,6 +70,27 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void DashQWritesThePackedFormatWithRealZeros()
+    {
+        string input = WriteCase(32, 128, 256);
+        string output = Path.Combine(_dir, "dashq.safetensors");
+        var r = CliRunner.Run("quantize-layer", "--in", input, "--out", output, "--method", "dashq", "--bits", "2", "--group-size", "32", "--format", "dashq");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var reader = SafetensorsReader.Open(output);
+        Assert.Equal("dashq-packed-linear", reader.Metadata["checkpoint_format"]);
+        Assert.Equal(new long[] { 32 * 128 / 16 }, reader.Tensors["W_q_packed"].Shape.ToArray());
+        Assert.Equal(new long[] { 32 * 4, 1 }, reader.Tensors["scale"].Shape.ToArray());
+        var entry = LowBitQuant.Formats.DashQ.DashQPackedReader.ParseConfig(reader.Metadata["dashq_config"])["layer"];
+        var unpacked = LowBitQuant.Formats.DashQ.DashQPackedReader.Unpack(entry, reader.Read<int>("W_q_packed"), reader.ReadAsSingle("scale"), reader.ReadAsSingle("zero"));
+        Assert.Equal(unpacked.Dequantize().Data.ToArray(), reader.ReadAsSingle("weight"));
+
+        var rtn = CliRunner.Run("quantize-layer", "--in", input, "--out", Path.Combine(_dir, "rtn.safetensors"), "--method", "rtn", "--bits", "2", "--group-size", "32", "--json");
+        double Loss(string json) => JsonDocument.Parse(json).RootElement.GetProperty("proxy_loss").GetString() is string v ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : double.NaN;
+        using var dq = SafetensorsReader.Open(output);
+        Assert.True(double.Parse(dq.Metadata["proxy_loss"], System.Globalization.CultureInfo.InvariantCulture) < Loss(rtn.Stdout));
+    }
+
+    [Fact]
     public void DemoPrintsEveryImplementedMethodAtTwoThreeAndFourBits()
     {
         var r = CliRunner.Run("demo", "--rows", "32", "--columns", "64", "--tokens", "128", "--json");
