@@ -82,7 +82,8 @@ public sealed class ComputeContext : IDisposable
     /// <summary>A context on ILGPU's CPU accelerator (a GPU simulator): for testing the GPU kernels without a GPU, never for real work.</summary>
     internal static ComputeContext CreateIlgpuCpuForTesting()
     {
-        var context = Context.Create(builder => builder.CPU());
+        // One simulated multiprocessor with 16 warps of 16 threads: groups of up to 256 threads, enough for the 16 × 16 Gram tiles.
+        var context = Context.Create(builder => builder.CPU(new CPUDevice(numThreadsPerWarp: 16, numWarpsPerMultiprocessor: 16, numMultiprocessors: 1)));
         try
         {
             var accelerator = context.CreateCPUAccelerator(0);
