@@ -1,0 +1,45 @@
+namespace LowBitQuant.Cli;
+
+/// <summary>Options of the CLI that choose and configure a quantizer.</summary>
+internal sealed record MethodOptions(string Method, QuantizationScheme Scheme)
+{
+    public bool ActOrder { get; init; }
+
+    public bool StaticGroups { get; init; }
+
+    public double? Damping { get; init; }
+
+    public string? Inner { get; init; }
+}
+
+/// <summary>The one place the CLI maps method names to quantizers.</summary>
+internal static class QuantizerFactory
+{
+    /// <summary>Every method name the CLI accepts, in the order the demo shows them.</summary>
+    public static readonly string[] Methods = ["rtn", "gptq", "dashq", "heroq"];
+
+    /// <summary>Methods that are implemented in this build.</summary>
+    public static IEnumerable<string> Available => Methods.Where(IsImplemented);
+
+    public static bool IsImplemented(string method) => method switch
+    {
+        "rtn" => true,
+        _ => false,
+    };
+
+    /// <summary>Creates the quantizer; unknown or not yet implemented methods get a clear error.</summary>
+    public static IQuantizer Create(MethodOptions options)
+    {
+        string method = options.Method.ToLowerInvariant();
+        if (!Methods.Contains(method))
+        {
+            throw new ArgumentException($"Unknown method '{options.Method}'; expected one of {string.Join(", ", Methods)}.", "--method");
+        }
+
+        return method switch
+        {
+            "rtn" => new RtnQuantizer(options.Scheme),
+            _ => throw new NotSupportedException($"Method '{method}' is not implemented yet in this version of LowBitQuant."),
+        };
+    }
+}
