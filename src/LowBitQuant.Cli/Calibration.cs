@@ -1,8 +1,6 @@
-using LowBitQuant.Internal;
-
 namespace LowBitQuant.Cli;
 
-/// <summary>Turns calibration activations into Hessian estimates.</summary>
+/// <summary>Turns calibration activations into Hessian estimates with the library's streaming estimator.</summary>
 internal static class Calibration
 {
     public static HessianEstimate FullHessian(DenseMatrix inputs)
@@ -12,7 +10,8 @@ internal static class Calibration
             throw new ArgumentException("Tensor 'inputs' holds no tokens.");
         }
 
-        Internal.ThrowHelper.ThrowIfNotFinite(inputs.Data.Span, "inputs", "inputs", inputs.Columns);
-        return SyntheticLayer.Gram(inputs.Data.ToArray(), inputs.Rows, inputs.Columns);
+        using var estimator = HessianEstimator.Create(HessianKind.Full, inputs.Columns, ComputeContext.Cpu);
+        estimator.Accumulate(inputs.Data.Span);
+        return estimator.Build();
     }
 }

@@ -6,6 +6,7 @@ var root = new RootCommand("lowbitquant: ultra-low-bit (2–4 bit) weight-only q
     DemoCommand.Create(),
     EvalCommand.Create(),
     GenerateCommand.Create(),
+    HessianReportCommand.Create(),
     InspectCommand.Create(),
     QuantizeLayerCommand.Create(),
 };

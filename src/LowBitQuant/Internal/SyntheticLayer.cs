@@ -71,43 +71,14 @@ internal sealed class SyntheticLayer
             }
         }
 
-        return new SyntheticLayer(new DenseMatrix(w, rows, columns), new DenseMatrix(x, tokens, columns), Gram(x, tokens, columns));
+        return new SyntheticLayer(new DenseMatrix(w, rows, columns), new DenseMatrix(x, tokens, columns), Gram(x, columns));
     }
 
-    /// <summary>H = XᵀX / tokens accumulated in float64 (a plain kernel; the estimators are the fast path).</summary>
-    internal static HessianEstimate Gram(float[] x, int tokens, int n)
+    private static HessianEstimate Gram(float[] x, int columns)
     {
-        var h = new double[n * n];
-        Parallel.For(0, n, i =>
-        {
-            for (int t = 0; t < tokens; t++)
-            {
-                double xi = x[(t * n) + i];
-                if (xi == 0)
-                {
-                    continue;
-                }
-
-                int row = t * n;
-                for (int j = i; j < n; j++)
-                {
-                    h[(i * n) + j] += xi * x[row + j];
-                }
-            }
-        });
-        var m = new float[n * n];
-        var diag = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            for (int j = i; j < n; j++)
-            {
-                m[(i * n) + j] = m[(j * n) + i] = (float)(h[(i * n) + j] / tokens);
-            }
-
-            diag[i] = m[(i * n) + i];
-        }
-
-        return HessianEstimate.CreateUnchecked(HessianKind.Full, n, tokens, diag, m);
+        using var estimator = HessianEstimator.Create(HessianKind.Full, columns, ComputeContext.Cpu);
+        estimator.Accumulate(x);
+        return estimator.Build();
     }
 
     private static double Normal(Random rng) =>
