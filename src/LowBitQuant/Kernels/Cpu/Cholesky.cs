@@ -29,6 +29,10 @@ internal static class Cholesky
         }
 
         var panelT = new double[PanelWidth * n];
+        var panel = new double[PanelWidth * n];
+        var diagBlock = new double[PanelWidth * PanelWidth];
+        var x11 = new double[PanelWidth * PanelWidth];
+        var negX11T = new double[PanelWidth * PanelWidth];
         for (int k0 = 0; k0 < n; k0 += PanelWidth)
         {
             int k1 = Math.Min(k0 + PanelWidth, n), nb = k1 - k0;
@@ -56,11 +60,33 @@ internal static class Cholesky
                 break;
             }
 
-            // 2. Panel below the block: each row solves L11 · x = a_i (forward substitution over contiguous rows).
-            SolvePanel(a, n, k0, k1);
+            // 2. Panel below the block: L21 = A21·L11⁻ᵀ, as one GEMM with the inverted diagonal block (C −= A21·(−X11ᵀ)).
+            int rest = n - k1;
+            var l11 = diagBlock.AsSpan(0, nb * nb);
+            for (int i = 0; i < nb; i++)
+            {
+                a.AsSpan(((k0 + i) * n) + k0, nb).CopyTo(l11.Slice(i * nb, nb));
+            }
+
+            InvertLower(l11, x11, nb);
+            for (int p = 0; p < nb; p++)
+            {
+                for (int j = 0; j < nb; j++)
+                {
+                    negX11T[(p * nb) + j] = -x11[(j * nb) + p];
+                }
+            }
+
+            for (int i = 0; i < rest; i++)
+            {
+                var src = a.AsSpan(((k1 + i) * n) + k0, nb);
+                src.CopyTo(panel.AsSpan(i * nb, nb));
+                src.Clear();
+            }
+
+            CpuKernels.MultiplySubtract(panel.AsSpan(0, rest * nb), nb, negX11T.AsSpan(0, nb * nb), nb, a.AsSpan((k1 * n) + k0), n, rest, nb, nb);
 
             // 3. Trailing update of the lower triangle: A22 −= P·Pᵀ, P = A[k1:, k0:k1], with Pᵀ packed for the GEMM.
-            int rest = n - k1;
             for (int i = 0; i < rest; i++)
             {
                 int src = ((k1 + i) * n) + k0;
@@ -91,21 +117,23 @@ internal static class Cholesky
         {
             int i1 = Math.Min(i0 + PanelWidth, n), nb = i1 - i0;
 
-            // Diagonal block: X_II = L_II⁻¹ by forward substitution, row by row.
+            // Diagonal block: X_II = L_II⁻¹ by forward substitution, row by row: x_i = (e_i − Σ_{p<i} L_ip·x_p) / L_ii
+            // (axpy over contiguous rows of X).
             for (int i = i0; i < i1; i++)
             {
-                double lii = l[(i * n) + i];
-                inverse[(i * n) + i] = 1 / lii;
-                for (int j = i0; j < i; j++)
+                var xi = inverse.Slice((i * n) + i0, i - i0 + 1);
+                for (int p = i0; p < i; p++)
                 {
-                    double s = 0;
-                    for (int p = j; p < i; p++)
+                    double lip = l[(i * n) + p];
+                    if (lip != 0)
                     {
-                        s += l[(i * n) + p] * inverse[(p * n) + j];
+                        var xp = inverse.Slice((p * n) + i0, p - i0 + 1);
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(xp, -lip, xi[..xp.Length], xi[..xp.Length]);
                     }
-
-                    inverse[(i * n) + j] = -s / lii;
                 }
+
+                xi[^1] = 1;
+                System.Numerics.Tensors.TensorPrimitives.Divide(xi, l[(i * n) + i], xi);
             }
 
             if (i0 == 0)
@@ -169,32 +197,6 @@ internal static class Cholesky
         }
 
         return -1;
-    }
-
-    private static void SolvePanel(double[] a, int n, int k0, int k1)
-    {
-        int rows = n - k1;
-        void Row(int r)
-        {
-            int i = k1 + r;
-            for (int j = k0; j < k1; j++)
-            {
-                double s = a[(i * n) + j] - Dot(a.AsSpan((i * n) + k0, j - k0), a.AsSpan((j * n) + k0, j - k0));
-                a[(i * n) + j] = s / a[(j * n) + j];
-            }
-        }
-
-        if (rows * (long)(k1 - k0) * (k1 - k0) < 1 << 16)
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                Row(r);
-            }
-        }
-        else
-        {
-            Parallel.For(0, rows, Row);
-        }
     }
 
     private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y) =>

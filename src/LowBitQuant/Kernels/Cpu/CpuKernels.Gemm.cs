@@ -27,6 +27,7 @@ internal static unsafe partial class CpuKernels
     private const int GemmRowTile = 6;          // rows per register tile: 12 accumulators + 2 B vectors + 1 broadcast fit in 16 ymm
     private const int GemmRowBlock = 96;        // rows per cache block: A block (96 × 128 floats = 48 KiB) stays in L2
     private const int GemmColumnChunk = 256;    // columns per parallel work item
+    private const int GemmDepthChunk = 256;     // k per pass: a double A block (96 × 256) stays in L2, a B panel (256 × 8) in L1
     private const long GemmSerialFlops = 1 << 18; // below this, threading costs more than it saves
 
     /// <summary>C −= A·B in float32 (see the type remarks).</summary>
@@ -91,7 +92,7 @@ internal static unsafe partial class CpuKernels
         }
     }
 
-    private static void RunGemm<T>(GemmArgs<T> g, bool parallel, delegate*<in GemmArgs<T>, int, int, int, int, void> block)
+    private static void RunGemm<T>(GemmArgs<T> g, bool parallel, delegate*<in GemmArgs<T>, int, int, int, int, int, int, void> block)
         where T : unmanaged
     {
         int rowBlocks = (g.M + GemmRowBlock - 1) / GemmRowBlock;
@@ -112,7 +113,7 @@ internal static unsafe partial class CpuKernels
         Parallel.For(0, items, state.Run);
     }
 
-    private static void RunItem<T>(in GemmArgs<T> g, int item, int colChunks, delegate*<in GemmArgs<T>, int, int, int, int, void> block)
+    private static void RunItem<T>(in GemmArgs<T> g, int item, int colChunks, delegate*<in GemmArgs<T>, int, int, int, int, int, int, void> block)
         where T : unmanaged
     {
         int rb = item / colChunks, cc = item % colChunks;
@@ -123,13 +124,16 @@ internal static unsafe partial class CpuKernels
             return;
         }
 
-        block(g, i0, i1, j0, j1);
+        for (int k0 = 0; k0 < g.K; k0 += GemmDepthChunk)
+        {
+            block(g, i0, i1, j0, j1, k0, Math.Min(k0 + GemmDepthChunk, g.K));
+        }
     }
 
     private sealed class GemmItemState<T>(GemmArgs<T> g, int colChunks, nint block)
         where T : unmanaged
     {
-        public void Run(int item) => RunItem(g, item, colChunks, (delegate*<in GemmArgs<T>, int, int, int, int, void>)block);
+        public void Run(int item) => RunItem(g, item, colChunks, (delegate*<in GemmArgs<T>, int, int, int, int, int, int, void>)block);
     }
 
     private readonly struct GemmArgs<T>(T* a, int lda, T* b, int ldb, T* c, int ldc, int m, int n, int k, GemmShape shape)
@@ -148,22 +152,23 @@ internal static unsafe partial class CpuKernels
     }
 
     // ---- float32 ----
-    private static void GemmBlockF32(in GemmArgs<float> g, int i0, int i1, int j0, int j1)
+    private static void GemmBlockF32(in GemmArgs<float> g, int i0, int i1, int j0, int j1, int k0, int k1)
     {
         const int Nr = 16;
+        int kk = k1 - k0;
         int j = j0;
         for (; j + Nr <= j1; j += Nr)
         {
-            float* bp = g.B + j;
+            float* bp = g.B + ((long)k0 * g.Ldb) + j;
             int i = i0;
             for (; i + GemmRowTile <= i1; i += GemmRowTile)
             {
-                Tile6x16(g.A + ((long)i * g.Lda), g.Lda, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, g.Ldc, g.K);
+                Tile6x16(g.A + ((long)i * g.Lda) + k0, g.Lda, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, g.Ldc, kk);
             }
 
             for (; i < i1; i++)
             {
-                Tile1x16(g.A + ((long)i * g.Lda), bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, g.K);
+                Tile1x16(g.A + ((long)i * g.Lda) + k0, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, kk);
             }
         }
 
@@ -173,7 +178,7 @@ internal static unsafe partial class CpuKernels
             {
                 float* ap = g.A + ((long)i * g.Lda);
                 float sum = 0;
-                for (int p = 0; p < g.K; p++)
+                for (int p = k0; p < k1; p++)
                 {
                     sum = MathF.FusedMultiplyAdd(ap[p], g.B[((long)p * g.Ldb) + j], sum);
                 }
@@ -245,16 +250,16 @@ internal static unsafe partial class CpuKernels
     }
 
     // ---- float64 ----
-    private static void GemmBlockF64(in GemmArgs<double> g, int i0, int i1, int j0, int j1)
+    private static void GemmBlockF64(in GemmArgs<double> g, int i0, int i1, int j0, int j1, int k0, int k1)
     {
         const int Nr = 8;
         bool lowerC = g.Shape == GemmShape.LowerC, lowerB = g.Shape == GemmShape.LowerTriangularB;
         int j = j0;
         for (; j + Nr <= j1; j += Nr)
         {
-            int p0 = lowerB ? Math.Min(j, g.K) : 0;
+            int p0 = lowerB ? Math.Clamp(j, k0, k1) : k0;
             double* bp = g.B + ((long)p0 * g.Ldb) + j;
-            int kk = g.K - p0;
+            int kk = k1 - p0;
             int i = i0;
             for (; i + GemmRowTile <= i1; i += GemmRowTile)
             {
@@ -279,7 +284,7 @@ internal static unsafe partial class CpuKernels
 
         for (; j < j1; j++)
         {
-            int p0 = lowerB ? Math.Min(j, g.K) : 0;
+            int p0 = lowerB ? Math.Clamp(j, k0, k1) : k0;
             for (int i = i0; i < i1; i++)
             {
                 if (lowerC && j > i)
@@ -289,7 +294,7 @@ internal static unsafe partial class CpuKernels
 
                 double* ap = g.A + ((long)i * g.Lda);
                 double sum = 0;
-                for (int p = p0; p < g.K; p++)
+                for (int p = p0; p < k1; p++)
                 {
                     sum = Math.FusedMultiplyAdd(ap[p], g.B[((long)p * g.Ldb) + j], sum);
                 }
