@@ -24,6 +24,7 @@ internal static class QuantizerFactory
     public static bool IsImplemented(string method) => method switch
     {
         "rtn" => true,
+        "gptq" => true,
         "dashq" => true,
         "heroq" => true,
         _ => false,
@@ -41,6 +42,11 @@ internal static class QuantizerFactory
         return method switch
         {
             "rtn" => new RtnQuantizer(options.Scheme),
+            "gptq" => new GptqQuantizer(new GptqOptions(options.Scheme)
+            {
+                ColumnOrder = !options.ActOrder ? GptqColumnOrder.Natural : options.StaticGroups ? GptqColumnOrder.ActOrderStaticGroups : GptqColumnOrder.ActOrder,
+                Dampening = options.Damping ?? 0.01,
+            }),
             "dashq" => new DashQQuantizer(new DashQOptions(options.Scheme)),
             "heroq" => CreateHeroQ(options),
             _ => throw new NotSupportedException($"Method '{method}' is not implemented yet in this version of LowBitQuant."),
