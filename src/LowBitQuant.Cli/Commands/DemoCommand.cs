@@ -40,7 +40,8 @@ internal static class DemoCommand
             {
                 ct.ThrowIfCancellationRequested();
                 var scheme = new QuantizationScheme(bits, groupSize == 0 ? null : groupSize);
-                var quantizer = QuantizerFactory.Create(new MethodOptions(method, scheme));
+                // GPTQ runs in the library's default order (act-order with static groups); HeRo-Q wraps GPTQ, the strongest inner method.
+                var quantizer = QuantizerFactory.Create(new MethodOptions(method, scheme) { ActOrder = true, StaticGroups = true, Inner = method == "heroq" ? "gptq" : null });
                 var h = quantizer.RequiredHessian == HessianKind.Diagonal ? layer.Hessian.ToDiagonal() : layer.Hessian;
                 var watch = Stopwatch.StartNew();
                 var q = quantizer.Quantize(layer.Weights, quantizer.RequiredHessian == HessianKind.None ? null : h, null, ct);
@@ -66,7 +67,7 @@ internal static class DemoCommand
             .AddColumns("method", "bits", "group", "proxy loss tr(ΔW·H·ΔWᵀ)", "relative output error", "time (ms)");
         foreach (var r in results)
         {
-            table.AddRow(r.Method, r.Bits.ToString(), r.GroupSize == 0 ? "row" : r.GroupSize.ToString(), r.ProxyLoss.ToString("G4"), r.RelativeOutputError.ToString("P2"), r.Milliseconds.ToString("F1"));
+            table.AddRow(r.Method == "heroq" ? "heroq(gptq)" : r.Method, r.Bits.ToString(), r.GroupSize == 0 ? "row" : r.GroupSize.ToString(), r.ProxyLoss.ToString("G4"), r.RelativeOutputError.ToString("P2"), r.Milliseconds.ToString("F1"));
         }
 
         AnsiConsole.Write(table);

@@ -268,3 +268,18 @@ public class HeroQQuantizerTests
         Assert.Throws<ArgumentException>(() => new InputTransform(new float[10], HadamardRotation.Create(12, 1)));
     }
 }
+
+public class HeroQAroundGptqTests
+{
+    [Fact]
+    public void HeroQAroundGptqBeatsGptqAloneAtThreeBitsOnOutlierChannels()
+    {
+        var layer = LowBitQuant.Internal.SyntheticLayer.Create(64, 256, 1024, seed: 8);
+        var scheme = new QuantizationScheme(3, 64);
+        var gptq = new GptqQuantizer(new GptqOptions(scheme));
+        var heroq = new HeroQQuantizer(new HeroQOptions { Seed = 1 }, gptq);
+        double Loss(IQuantizer q) => QuantizationError.ProxyLoss(layer.Weights, q.Quantize(layer.Weights, layer.Hessian).Dequantize().Data.Span, layer.Hessian);
+        double plain = Loss(gptq), conditioned = Loss(heroq);
+        Assert.True(conditioned < plain, $"HeRo-Q(GPTQ) {conditioned} ≥ GPTQ {plain}");
+    }
+}
