@@ -9,6 +9,7 @@ var root = new RootCommand("lowbitquant: ultra-low-bit (2–4 bit) weight-only q
     HessianReportCommand.Create(),
     InspectCommand.Create(),
     QuantizeLayerCommand.Create(),
+    QuantizeCommand.Create(),
 };
 
 return root.Parse(args).Invoke();
