@@ -135,6 +135,34 @@ public sealed class QuantizedCheckpointRoundTripTests : IDisposable
         VerifyRoundTrip(source, modules, summary);
     }
 
+    [SkippableFact]
+    public void SymmetricGridIsWrittenAsGptqV1WithTheSymmetricZeroWords()
+    {
+        using ILlamaWeightSource source = LlamaCheckpoint.Open(HfFolder);
+        var modules = QuantizeAll(source, new RtnQuantizer(new QuantizationScheme(4, 32, symmetric: true)));
+        QuantizedCheckpointSummary summary = QuantizedCheckpointWriter.Write(source, modules, QuantizedCheckpointFormat.Gptq, Path.Combine(_dir, "sym"));
+        Assert.Equal("gptq", summary.FormatLabel);
+        using (var st = SafetensorsReader.Open(Path.Combine(summary.Directory, "model.safetensors")))
+        {
+            Assert.All(st.Read<int>("model.layers.2.self_attn.o_proj.qzeros"), w => Assert.Equal(0x77777777, w));
+            Assert.True((bool)JsonNode.Parse(File.ReadAllText(Path.Combine(summary.Directory, "quantize_config.json")))!["sym"]!);
+        }
+
+        VerifyRoundTrip(source, modules, summary);
+    }
+
+    [SkippableFact]
+    public void HalfRotationViewOfTheLlama2cModelEqualsTheConvertedHuggingFaceModel()
+    {
+        using ILlamaWeightSource l2c = LlamaCheckpoint.Open(Llama2cFile);
+        using ILlamaWeightSource hf = LlamaCheckpoint.Open(HfFolder);
+        var view = new HalfRotationWeightSource(l2c);
+        foreach (var (name, t, layer) in Linears(hf.Config))
+        {
+            AssertBitwiseEqual(Read(hf, t, layer), Read(view, t, layer), name);
+        }
+    }
+
     /// <summary>
     /// Every written module dequantizes bit for bit to the in-memory tensor (rows permuted to the HF order for a llama2.c source),
     /// excluded modules and other tensors equal the source, and the logits equal the source model with the same modules replaced.
