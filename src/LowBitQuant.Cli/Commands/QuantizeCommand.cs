@@ -134,15 +134,25 @@ internal static class QuantizeCommand
                 Overwrite = r.Force,
                 BosTokenId = Llama2cTokenizer.BosId,
                 EosTokenId = Llama2cTokenizer.EosId,
-                DampPercent = r.Method.Damping ?? 0.01,
+                DampPercent = r.Method.Method.Equals("gptq", StringComparison.OrdinalIgnoreCase) ? result.Reports.Max(m => m.Damping) ?? r.Method.Damping ?? 0.01 : null,
                 TrueSequential = r.TrueSequential,
                 StaticGroups = r.Method.StaticGroups,
             }, ct);
             Directory.Delete(partial!, recursive: true);
         }
 
-        EvaluationResult? evaluation = r.Eval.Length == 0 ? null : Evaluate(r, tok, summary?.Directory, model, ct);
-        Print(r, calibration, result, summary, evaluation);
+        // Modules the format could not hold are full precision on disk: make the in-memory model match before comparing.
+        foreach (var excluded in summary?.ExcludedModules ?? [])
+        {
+            config.TryParseModuleName(excluded.Name, out int layer, out var tensor);
+            var (rows, columns) = config.GetShape(tensor);
+            var original = new float[rows * columns];
+            model.Source.ReadTensor(tensor, layer, original);
+            model.ReplaceLinearWeights(excluded.Name, new DenseMatrix(original, rows, columns));
+        }
+
+        var (evaluation, reloadMatches) = r.Eval.Length == 0 ? (null, null) : Evaluate(r, tok, summary?.Directory, model, ct);
+        Print(r, calibration, result, summary, evaluation, reloadMatches);
         return 0;
     }
 
@@ -196,13 +206,21 @@ internal static class QuantizeCommand
     }
 
     /// <summary>Evaluates the original model against the written checkpoint (reloaded from disk), or against the in-memory result when nothing was written.</summary>
-    private static EvaluationResult Evaluate(QuantizeRequest r, Llama2cTokenizer tok, string? written, LlamaModel quantizedInMemory, CancellationToken ct)
+    /// <remarks>When a checkpoint was written, the in-memory result is evaluated too and must give the identical figures.</remarks>
+    private static (EvaluationResult, bool?) Evaluate(QuantizeRequest r, Llama2cTokenizer tok, string? written, LlamaModel quantizedInMemory, CancellationToken ct)
     {
         using var original = LlamaModel.Open(r.Model);
         using var reloaded = written is null ? null : LlamaModel.Open(written);
         var documents = r.Eval.Select(f => File.Exists(f) ? tok.Encode(File.ReadAllText(f), addBos: false, addEos: false) : throw new FileNotFoundException($"Evaluation text '{f}' not found.", f)).ToArray();
         var options = new EvaluationOptions { MaxTokensPerDocument = r.EvalTokens, BosTokenId = Llama2cTokenizer.BosId };
-        return LlamaEvaluator.Evaluate(original, documents, options, reloaded ?? quantizedInMemory, null, ct);
+        var inMemory = LlamaEvaluator.Evaluate(original, documents, options, quantizedInMemory, null, ct);
+        if (reloaded is null)
+        {
+            return (inMemory, null);
+        }
+
+        var fromDisk = LlamaEvaluator.Evaluate(original, documents, options, reloaded, null, ct);
+        return (fromDisk, fromDisk.QuantizedMeanNll == inMemory.QuantizedMeanNll && fromDisk.MeanKlDivergence == inMemory.MeanKlDivergence && fromDisk.Top1Agreement == inMemory.Top1Agreement);
     }
 
     private static LayerwiseResult RunWithProgress(LlamaModel model, CalibrationSet calibration, LayerwiseOptions options, CancellationToken ct)
@@ -237,7 +255,7 @@ internal static class QuantizeCommand
         return result!;
     }
 
-    private static void Print(QuantizeRequest r, CalibrationSet calibration, LayerwiseResult result, QuantizedCheckpointSummary? summary, EvaluationResult? evaluation)
+    private static void Print(QuantizeRequest r, CalibrationSet calibration, LayerwiseResult result, QuantizedCheckpointSummary? summary, EvaluationResult? evaluation, bool? reloadMatches)
     {
         var output = new
         {
@@ -262,6 +280,7 @@ internal static class QuantizeCommand
                 evaluation.QuantizedPerplexity,
                 evaluation.MeanKlDivergence,
                 evaluation.Top1Agreement,
+                ReloadMatchesInMemory = reloadMatches,
             },
             Modules = result.Reports,
         };
@@ -293,7 +312,8 @@ internal static class QuantizeCommand
         if (evaluation is not null)
         {
             Console.WriteLine($"eval on {evaluation.TokensScored} held-out tokens: perplexity {evaluation.Perplexity:F3} → {evaluation.QuantizedPerplexity:F3}, " +
-                $"mean KL {evaluation.MeanKlDivergence:G4}, top-1 agreement {evaluation.Top1Agreement:P2}");
+                $"mean KL {evaluation.MeanKlDivergence:G4}, top-1 agreement {evaluation.Top1Agreement:P2}" +
+                (reloadMatches is bool same ? (same ? " (reloaded checkpoint identical to the in-memory result)" : " (WARNING: reloaded checkpoint differs from the in-memory result)") : " (in memory, nothing written)"));
         }
     }
 

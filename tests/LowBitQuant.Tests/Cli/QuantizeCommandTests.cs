@@ -39,6 +39,7 @@ public sealed class QuantizeCommandTests : IDisposable
         var eval = doc.GetProperty("evaluation");
         Assert.True(eval.GetProperty("mean_kl_divergence").GetDouble() > 0);
         Assert.True(eval.GetProperty("top1_agreement").GetDouble() is > 0.5 and < 1);
+        Assert.True(eval.GetProperty("reload_matches_in_memory").GetBoolean());
 
         var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement;
         Assert.Equal("gptq", config.GetProperty("quantization_config").GetProperty("quant_method").GetString());
