@@ -134,18 +134,7 @@ public sealed class QuantizedCheckpointReader : ILlamaWeightSource
     public void ReadTensor(LlamaTensor tensor, int layer, Span<float> destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (tensor == LlamaTensor.OutputHead && Config.TiedEmbeddings)
-        {
-            ThrowHelper.ThrowArgument(nameof(tensor), $"'{Folder}' ties the output head to the embedding: read {nameof(LlamaTensor.TokenEmbedding)} instead.");
-        }
-
-        string name = Config.GetTensorName(tensor, layer);
-        (int rows, int columns) = Config.GetShape(tensor);
-        if (destination.Length != rows * columns)
-        {
-            ThrowHelper.ThrowArgument(nameof(destination), $"Tensor '{name}' holds {rows * columns} elements; the destination has {destination.Length}.");
-        }
-
+        string name = SafetensorsShardSet.CheckRead(Config, Folder, tensor, layer, destination.Length);
         if (LlamaConfig.IsLinear(tensor) && _modules.TryGetValue((layer, tensor), out QuantizedModule? module))
         {
             module.Dequantize(destination);
@@ -283,10 +272,10 @@ public sealed class QuantizedCheckpointReader : ILlamaWeightSource
 
                 int groups = groupSize is int g ? (inF + g - 1) / g : 1;
                 string source = $"{bits}-bit GPTQ with {groups} group(s) for [out {outF}, in {inF}]";
-                Require(shards, name + ".qweight", SafetensorsDType.I32, [inF / 32 * bits, outF], why, source, Fail);
-                Require(shards, name + ".qzeros", SafetensorsDType.I32, [groups, outF / 32 * bits], why, source, Fail);
-                Require(shards, name + ".scales", SafetensorsDType.F16, [groups, outF], why, source, Fail);
-                Require(shards, name + ".g_idx", SafetensorsDType.I32, [inF], why, source, Fail);
+                shards.Require(name + ".qweight", SafetensorsDType.I32, [inF / 32 * bits, outF], why, source, Fail);
+                shards.Require(name + ".qzeros", SafetensorsDType.I32, [groups, outF / 32 * bits], why, source, Fail);
+                shards.Require(name + ".scales", SafetensorsDType.F16, [groups, outF], why, source, Fail);
+                shards.Require(name + ".g_idx", SafetensorsDType.I32, [inF], why, source, Fail);
                 GptqPackedLayer Load()
                 {
                     try
@@ -408,15 +397,15 @@ public sealed class QuantizedCheckpointReader : ILlamaWeightSource
                 string packedName = $"{name}.{PackQuantizedTensorNames.WeightPacked}", scaleName = $"{name}.{PackQuantizedTensorNames.WeightScale}";
                 string zeroName = $"{name}.{PackQuantizedTensorNames.WeightZeroPoint}", gidxName = $"{name}.{PackQuantizedTensorNames.WeightGroupIndex}";
                 string shapeName = $"{name}.{PackQuantizedTensorNames.WeightShape}";
-                Require(shards, packedName, SafetensorsDType.I32, [outF, (inF + f - 1) / f], why, source, Fail);
-                SafetensorsTensorInfo scaleInfo = Require(shards, scaleName, null, [outF, groups], why, source, Fail);
+                shards.Require(packedName, SafetensorsDType.I32, [outF, (inF + f - 1) / f], why, source, Fail);
+                SafetensorsTensorInfo scaleInfo = shards.Require(scaleName, null, [outF, groups], why, source, Fail);
                 ScaleDataType scaleType = scaleInfo.DType switch
                 {
                     SafetensorsDType.F16 => ScaleDataType.Float16,
                     SafetensorsDType.BF16 => ScaleDataType.BFloat16,
                     _ => throw Fail($"tensor '{scaleName}' has dtype {scaleInfo.DType}; weight_scale must be F16 or BF16."),
                 };
-                Require(shards, shapeName, SafetensorsDType.I32, [2], why, source, Fail);
+                shards.Require(shapeName, SafetensorsDType.I32, [2], why, source, Fail);
                 int[] storedShape = shards[shapeName].Read<int>(shapeName);
                 if (storedShape[0] != outF || storedShape[1] != inF)
                 {
@@ -425,13 +414,13 @@ public sealed class QuantizedCheckpointReader : ILlamaWeightSource
 
                 if (!symmetric)
                 {
-                    Require(shards, zeroName, SafetensorsDType.I32, [(outF + f - 1) / f, groups], why + " and asymmetric", source, Fail);
+                    shards.Require(zeroName, SafetensorsDType.I32, [(outF + f - 1) / f, groups], why + " and asymmetric", source, Fail);
                 }
 
                 bool hasGIdx = shards.Find(gidxName) is not null;
                 if (hasGIdx)
                 {
-                    Require(shards, gidxName, SafetensorsDType.I32, [inF], why, source, Fail);
+                    shards.Require(gidxName, SafetensorsDType.I32, [inF], why, source, Fail);
                 }
 
                 QuantizedTensor Load()
@@ -490,10 +479,10 @@ public sealed class QuantizedCheckpointReader : ILlamaWeightSource
             string why = $"module '{name}' is listed in quantized_modules";
             string source = $"{entry.Bits}-bit DASH-Q with {entry.GroupCount} groups for [out {outF}, in {inF}]";
             string codesName = name + ".W_q_packed", scaleName = name + ".scale", zeroName = name + ".zero";
-            Require(shards, codesName, SafetensorsDType.I32, [entry.PackedLength], why, source, Fail);
+            shards.Require(codesName, SafetensorsDType.I32, [entry.PackedLength], why, source, Fail);
             foreach (string n in new[] { scaleName, zeroName })
             {
-                SafetensorsTensorInfo info = Require(shards, n, null, [entry.GroupCount, 1], why, source, Fail);
+                SafetensorsTensorInfo info = shards.Require(n, null, [entry.GroupCount, 1], why, source, Fail);
                 if (info.DType is not (SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F32))
                 {
                     throw Fail($"tensor '{n}' has dtype {info.DType}; this reader takes F16, BF16 or F32 scales and zeros.");
@@ -517,53 +506,12 @@ public sealed class QuantizedCheckpointReader : ILlamaWeightSource
         return modules;
     }
 
-    private static SafetensorsTensorInfo Require(SafetensorsShardSet shards, string name, SafetensorsDType? dtype, long[] expected, string why, string source, Func<string, Exception> fail)
-    {
-        SafetensorsTensorInfo info = shards.Find(name) ?? throw fail($"{why}, but tensor '{name}' [{string.Join(", ", expected)}] is missing.");
-        if (!info.Shape.AsSpan().SequenceEqual(expected))
-        {
-            throw fail($"tensor '{name}' has shape [{string.Join(", ", info.Shape)}], but {source} implies [{string.Join(", ", expected)}].");
-        }
-
-        if (dtype is SafetensorsDType d && info.DType != d)
-        {
-            throw fail($"tensor '{name}' has dtype {info.DType}; {d} is required.");
-        }
-
-        return info;
-    }
-
-    private void ValidateFullPrecisionTensors(Func<string, Exception> fail)
-    {
-        foreach (LlamaTensor tensor in Enum.GetValues<LlamaTensor>())
-        {
-            if (tensor == LlamaTensor.OutputHead && Config.TiedEmbeddings)
-            {
-                continue;
-            }
-
-            int layers = LlamaConfig.IsPerLayer(tensor) ? Config.Layers : 1;
-            for (int layer = 0; layer < layers; layer++)
-            {
-                if (LlamaConfig.IsLinear(tensor) && _modules.ContainsKey((layer, tensor)))
-                {
-                    continue;
-                }
-
-                string name = Config.GetTensorName(tensor, layer);
-                (int rows, int columns) = Config.GetShape(tensor);
-                long[] expected = tensor is LlamaTensor.AttentionNorm or LlamaTensor.FeedForwardNorm or LlamaTensor.FinalNorm ? [columns] : [rows, columns];
-                string why = LlamaConfig.IsLinear(tensor)
-                    ? $"module '{Config.GetModuleName(tensor, layer)}' is not quantized per the {FormatLabel} configuration"
-                    : $"tensor '{name}' is part of every Llama model";
-                SafetensorsTensorInfo info = Require(_shards, name, null, expected, why, "config.json", fail);
-                if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16))
-                {
-                    throw fail($"tensor '{name}' has dtype {info.DType}; full-precision tensors must be F32, F16 or BF16.");
-                }
-            }
-        }
-    }
+    private void ValidateFullPrecisionTensors(Func<string, Exception> fail) => _shards.RequireFullPrecisionTensors(
+        Config,
+        (tensor, layer) => !LlamaConfig.IsLinear(tensor) ? $"tensor '{Config.GetTensorName(tensor, layer)}' is part of every Llama model"
+            : _modules.ContainsKey((layer, tensor)) ? null
+            : $"module '{Config.GetModuleName(tensor, layer)}' is not quantized per the {FormatLabel} configuration",
+        fail);
 
     private static JsonDocument Parse(string path)
     {

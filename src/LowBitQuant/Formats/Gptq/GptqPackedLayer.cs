@@ -197,21 +197,7 @@ public sealed class GptqPackedLayer
             ThrowHelper.ThrowDestinationTooShort(nameof(destination), count, destination.Length);
         }
 
-        byte[] codes = GptqBitPacking.UnpackQWeight(_qweight, OutFeatures, InFeatures, Bits);
-        byte[] fields = GptqBitPacking.UnpackAlongColumns(_qzeros, GroupCount, OutFeatures, Bits);
-        int offset = Convention.ZeroOffset();
-
-        // Widen once, transposed to [out, G], so the per-weight loop reads one row of scales and zeros.
-        var scales = new float[OutFeatures * GroupCount];
-        var zeros = new float[scales.Length];
-        for (int g = 0; g < GroupCount; g++)
-        {
-            for (int o = 0; o < OutFeatures; o++)
-            {
-                scales[(o * GroupCount) + g] = (float)_scales[(g * OutFeatures) + o];
-                zeros[(o * GroupCount) + g] = fields[(g * OutFeatures) + o] + offset;
-            }
-        }
+        (byte[] codes, float[] scales, float[] zeros) = UnpackValues();
 
         bool contiguousGroups = !DescAct;
         int width = GroupWidth;
@@ -256,6 +242,18 @@ public sealed class GptqPackedLayer
     /// <param name="diagnostics">Diagnostics to attach, or <see langword="null"/> for none recorded.</param>
     public QuantizedTensor Unpack(QuantizationDiagnostics? diagnostics = null)
     {
+        (byte[] codes, float[] scales, float[] zeros) = UnpackValues();
+        int[] groupIndex = DescAct ? (int[])_gIdx.Clone() : [];
+        var scheme = new QuantizationScheme(Bits, GroupSize, Symmetric);
+        return new QuantizedTensor(scheme, OutFeatures, InFeatures, codes, scales, zeros, groupIndex, inputTransform: null, diagnostics);
+    }
+
+    /// <summary>
+    /// Unpacks the codes [out, in] and widens the fp16 scales and the zero fields (plus the convention's offset) to float,
+    /// transposed to [out, G] so that a row's scales and zeros are contiguous.
+    /// </summary>
+    private (byte[] Codes, float[] Scales, float[] Zeros) UnpackValues()
+    {
         byte[] codes = GptqBitPacking.UnpackQWeight(_qweight, OutFeatures, InFeatures, Bits);
         byte[] fields = GptqBitPacking.UnpackAlongColumns(_qzeros, GroupCount, OutFeatures, Bits);
         int offset = Convention.ZeroOffset();
@@ -270,9 +268,7 @@ public sealed class GptqPackedLayer
             }
         }
 
-        int[] groupIndex = DescAct ? (int[])_gIdx.Clone() : [];
-        var scheme = new QuantizationScheme(Bits, GroupSize, Symmetric);
-        return new QuantizedTensor(scheme, OutFeatures, InFeatures, codes, scales, zeros, groupIndex, inputTransform: null, diagnostics);
+        return (codes, scales, zeros);
     }
 
     private static void CheckLength(int actual, (int Rows, int Columns) shape, string paramName)

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using LowBitQuant.Internal;
 
@@ -19,21 +18,17 @@ public sealed unsafe class Llama2cCheckpointReader : ILlamaWeightSource
     private const int HeaderBytes = 7 * sizeof(int);
 
     private readonly string _path;
-    private readonly MemoryMappedFile _file;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly byte* _base;
     private readonly Dictionary<LlamaTensor, long> _offsets = [];
     private bool _disposed;
 
-    private Llama2cCheckpointReader(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, LlamaConfig config)
+    private Llama2cCheckpointReader(string path, MappedFile file, LlamaConfig config)
     {
         _path = path;
         _file = file;
-        _view = view;
         Config = config;
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
+        _base = file.Pointer;
 
         // Tensor order of the legacy format; per-layer tensors are stored as [layers, rows, cols] blocks.
         long offset = HeaderBytes;
@@ -141,11 +136,10 @@ public sealed unsafe class Llama2cCheckpointReader : ILlamaWeightSource
             throw new InvalidCheckpointException(path, $"the header ({config}) implies {expected} bytes, but the file has {length}.");
         }
 
-        MemoryMappedFile file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MappedFile file = MappedFile.Open(path);
         try
         {
-            MemoryMappedViewAccessor view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            return new Llama2cCheckpointReader(path, file, view, config);
+            return new Llama2cCheckpointReader(path, file, config);
         }
         catch
         {
@@ -208,8 +202,6 @@ public sealed unsafe class Llama2cCheckpointReader : ILlamaWeightSource
         }
 
         _disposed = true;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
         _file.Dispose();
     }
 

@@ -1,4 +1,3 @@
-using System.IO.MemoryMappedFiles;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using LowBitQuant.Internal;
@@ -15,17 +14,15 @@ namespace LowBitQuant.Formats.Safetensors;
 /// </remarks>
 public sealed unsafe class SafetensorsReader : IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly byte* _data;
     private bool _disposed;
 
-    private SafetensorsReader(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* file, SafetensorsHeader header)
+    private SafetensorsReader(string path, MappedFile file, SafetensorsHeader header)
     {
         FilePath = path;
-        _map = map;
-        _view = view;
-        _data = file + header.DataStart;
+        _file = file;
+        _data = file.Pointer + header.DataStart;
         Tensors = header.Tensors;
         Metadata = header.Metadata;
     }
@@ -56,9 +53,7 @@ public sealed unsafe class SafetensorsReader : IDisposable
 
         RequireLittleEndian();
         FileStream? stream = null;
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        bool acquired = false;
+        MappedFile? file = null;
         try
         {
             // §3.1–3.2 are checked on the stream before mapping: an empty file cannot be mapped.
@@ -68,25 +63,13 @@ public sealed unsafe class SafetensorsReader : IDisposable
             int read = stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
             int headerLength = SafetensorsHeader.ReadLength(prefix[..read], length, fullPath);
 
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            byte* file = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref file);
-            acquired = true;
-            file += view.PointerOffset;
-
-            var header = SafetensorsHeader.Parse(new ReadOnlySpan<byte>(file + SafetensorsHeader.LengthPrefixSize, headerLength), length, fullPath);
-            return new SafetensorsReader(fullPath, map, view, file, header);
+            file = MappedFile.Map(stream);
+            var header = SafetensorsHeader.Parse(new ReadOnlySpan<byte>(file.Pointer + SafetensorsHeader.LengthPrefixSize, headerLength), length, fullPath);
+            return new SafetensorsReader(fullPath, file, header);
         }
         catch
         {
-            if (acquired)
-            {
-                view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
-
-            view?.Dispose();
-            map?.Dispose();
+            file?.Dispose();
             stream?.Dispose();
             throw;
         }
@@ -207,9 +190,7 @@ public sealed unsafe class SafetensorsReader : IDisposable
         }
 
         _disposed = true;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        _file.Dispose();
     }
 
     internal static void RequireLittleEndian()

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LowBitQuant.Internal;
@@ -43,7 +44,7 @@ internal static unsafe partial class CpuKernels
         fixed (float* pa = a, pb = b, pc = c)
         {
             var args = new GemmArgs<float>(pa, lda, pb, ldb, pc, ldc, m, n, k, GemmShape.Full);
-            RunGemm(args, parallel, &GemmBlockF32);
+            RunGemm(args, parallel, &GemmBlock<float>);
         }
     }
 
@@ -60,7 +61,7 @@ internal static unsafe partial class CpuKernels
         fixed (double* pa = a, pb = b, pc = c)
         {
             var args = new GemmArgs<double>(pa, lda, pb, ldb, pc, ldc, m, n, k, shape);
-            RunGemm(args, parallel, &GemmBlockF64);
+            RunGemm(args, parallel, &GemmBlock<double>);
         }
     }
 
@@ -151,114 +152,18 @@ internal static unsafe partial class CpuKernels
         public readonly GemmShape Shape = shape;
     }
 
-    // ---- float32 ----
-    private static void GemmBlockF32(in GemmArgs<float> g, int i0, int i1, int j0, int j1, int k0, int k1)
+    // One block for float32 (tiles of 6 × 16) and float64 (6 × 8): a register tile is 6 rows × 2 Vector256<T>.
+    // typeof(T) tests fold away when the JIT specializes each instantiation, so each gets the code it had when written twice.
+    private static void GemmBlock<T>(in GemmArgs<T> g, int i0, int i1, int j0, int j1, int k0, int k1)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const int Nr = 16;
-        int kk = k1 - k0;
-        int j = j0;
-        for (; j + Nr <= j1; j += Nr)
-        {
-            float* bp = g.B + ((long)k0 * g.Ldb) + j;
-            int i = i0;
-            for (; i + GemmRowTile <= i1; i += GemmRowTile)
-            {
-                Tile6x16(g.A + ((long)i * g.Lda) + k0, g.Lda, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, g.Ldc, kk);
-            }
-
-            for (; i < i1; i++)
-            {
-                Tile1x16(g.A + ((long)i * g.Lda) + k0, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, kk);
-            }
-        }
-
-        for (; j < j1; j++)
-        {
-            for (int i = i0; i < i1; i++)
-            {
-                float* ap = g.A + ((long)i * g.Lda);
-                float sum = 0;
-                for (int p = k0; p < k1; p++)
-                {
-                    sum = MathF.FusedMultiplyAdd(ap[p], g.B[((long)p * g.Ldb) + j], sum);
-                }
-
-                g.C[((long)i * g.Ldc) + j] -= sum;
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile6x16(float* a, int lda, float* b, int ldb, float* c, int ldc, int k)
-    {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
-        for (int p = 0; p < k; p++)
-        {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 8);
-            b += ldb;
-            var x = Vector256.Create(a0[p]);
-            c00 = Vector256.FusedMultiplyAdd(x, b0, c00);
-            c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[p]);
-            c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
-            c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[p]);
-            c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
-            c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[p]);
-            c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
-            c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a4[p]);
-            c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
-            c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a5[p]);
-            c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
-            c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-        }
-
-        Sub(c, c00, c01);
-        Sub(c + ldc, c10, c11);
-        Sub(c + (2 * ldc), c20, c21);
-        Sub(c + (3 * ldc), c30, c31);
-        Sub(c + (4 * ldc), c40, c41);
-        Sub(c + (5 * ldc), c50, c51);
-
-        static void Sub(float* row, Vector256<float> lo, Vector256<float> hi)
-        {
-            Vector256.Store(Vector256.Load(row) - lo, row);
-            Vector256.Store(Vector256.Load(row + 8) - hi, row + 8);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile1x16(float* a, float* b, int ldb, float* c, int k)
-    {
-        Vector256<float> c0 = default, c1 = default;
-        for (int p = 0; p < k; p++)
-        {
-            var x = Vector256.Create(a[p]);
-            c0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b), c0);
-            c1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 8), c1);
-            b += ldb;
-        }
-
-        Vector256.Store(Vector256.Load(c) - c0, c);
-        Vector256.Store(Vector256.Load(c + 8) - c1, c + 8);
-    }
-
-    // ---- float64 ----
-    private static void GemmBlockF64(in GemmArgs<double> g, int i0, int i1, int j0, int j1, int k0, int k1)
-    {
-        const int Nr = 8;
+        int nr = 2 * Vector256<T>.Count;
         bool lowerC = g.Shape == GemmShape.LowerC, lowerB = g.Shape == GemmShape.LowerTriangularB;
         int j = j0;
-        for (; j + Nr <= j1; j += Nr)
+        for (; j + nr <= j1; j += nr)
         {
             int p0 = lowerB ? Math.Clamp(j, k0, k1) : k0;
-            double* bp = g.B + ((long)p0 * g.Ldb) + j;
+            T* bp = g.B + ((long)p0 * g.Ldb) + j;
             int kk = k1 - p0;
             int i = i0;
             for (; i + GemmRowTile <= i1; i += GemmRowTile)
@@ -268,7 +173,7 @@ internal static unsafe partial class CpuKernels
                     continue;
                 }
 
-                Tile6x8(g.A + ((long)i * g.Lda) + p0, g.Lda, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, g.Ldc, kk);
+                Tile6(g.A + ((long)i * g.Lda) + p0, g.Lda, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, g.Ldc, kk);
             }
 
             for (; i < i1; i++)
@@ -278,7 +183,7 @@ internal static unsafe partial class CpuKernels
                     continue;
                 }
 
-                Tile1x8(g.A + ((long)i * g.Lda) + p0, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, kk);
+                Tile1(g.A + ((long)i * g.Lda) + p0, bp, g.Ldb, g.C + ((long)i * g.Ldc) + j, kk);
             }
         }
 
@@ -292,11 +197,11 @@ internal static unsafe partial class CpuKernels
                     continue;
                 }
 
-                double* ap = g.A + ((long)i * g.Lda);
-                double sum = 0;
+                T* ap = g.A + ((long)i * g.Lda);
+                T sum = T.Zero;
                 for (int p = p0; p < k1; p++)
                 {
-                    sum = Math.FusedMultiplyAdd(ap[p], g.B[((long)p * g.Ldb) + j], sum);
+                    sum = T.FusedMultiplyAdd(ap[p], g.B[((long)p * g.Ldb) + j], sum);
                 }
 
                 g.C[((long)i * g.Ldc) + j] -= sum;
@@ -305,63 +210,88 @@ internal static unsafe partial class CpuKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile6x8(double* a, int lda, double* b, int ldb, double* c, int ldc, int k)
+    private static void Tile6<T>(T* a, int lda, T* b, int ldb, T* c, int ldc, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<double> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        double* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        int w = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        T* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
         for (int p = 0; p < k; p++)
         {
             var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 4);
+            var b1 = Vector256.Load(b + w);
             b += ldb;
             var x = Vector256.Create(a0[p]);
-            c00 = Vector256.FusedMultiplyAdd(x, b0, c00);
-            c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            c00 = Fma(x, b0, c00);
+            c01 = Fma(x, b1, c01);
             x = Vector256.Create(a1[p]);
-            c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
-            c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            c10 = Fma(x, b0, c10);
+            c11 = Fma(x, b1, c11);
             x = Vector256.Create(a2[p]);
-            c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
-            c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            c20 = Fma(x, b0, c20);
+            c21 = Fma(x, b1, c21);
             x = Vector256.Create(a3[p]);
-            c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
-            c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            c30 = Fma(x, b0, c30);
+            c31 = Fma(x, b1, c31);
             x = Vector256.Create(a4[p]);
-            c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
-            c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            c40 = Fma(x, b0, c40);
+            c41 = Fma(x, b1, c41);
             x = Vector256.Create(a5[p]);
-            c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
-            c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            c50 = Fma(x, b0, c50);
+            c51 = Fma(x, b1, c51);
         }
 
-        Sub(c, c00, c01);
-        Sub(c + ldc, c10, c11);
-        Sub(c + (2 * ldc), c20, c21);
-        Sub(c + (3 * ldc), c30, c31);
-        Sub(c + (4 * ldc), c40, c41);
-        Sub(c + (5 * ldc), c50, c51);
-
-        static void Sub(double* row, Vector256<double> lo, Vector256<double> hi)
-        {
-            Vector256.Store(Vector256.Load(row) - lo, row);
-            Vector256.Store(Vector256.Load(row + 4) - hi, row + 4);
-        }
+        Subtract(c, c00, c01);
+        Subtract(c + ldc, c10, c11);
+        Subtract(c + (2 * ldc), c20, c21);
+        Subtract(c + (3 * ldc), c30, c31);
+        Subtract(c + (4 * ldc), c40, c41);
+        Subtract(c + (5 * ldc), c50, c51);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile1x8(double* a, double* b, int ldb, double* c, int k)
+    private static void Tile1<T>(T* a, T* b, int ldb, T* c, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<double> c0 = default, c1 = default;
+        int w = Vector256<T>.Count;
+        Vector256<T> c0 = default, c1 = default;
         for (int p = 0; p < k; p++)
         {
             var x = Vector256.Create(a[p]);
-            c0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b), c0);
-            c1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 4), c1);
+            c0 = Fma(x, Vector256.Load(b), c0);
+            c1 = Fma(x, Vector256.Load(b + w), c1);
             b += ldb;
         }
 
-        Vector256.Store(Vector256.Load(c) - c0, c);
-        Vector256.Store(Vector256.Load(c + 4) - c1, c + 4);
+        Subtract(c, c0, c1);
+    }
+
+    /// <summary>row[0 .. 2w) −= (lo, hi).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Subtract<T>(T* row, Vector256<T> lo, Vector256<T> hi)
+        where T : unmanaged
+    {
+        Vector256.Store(Vector256.Load(row) - lo, row);
+        Vector256.Store(Vector256.Load(row + Vector256<T>.Count) - hi, row + Vector256<T>.Count);
+    }
+
+    /// <summary>x·y + acc rounded once: <see cref="Vector256.FusedMultiplyAdd(Vector256{float}, Vector256{float}, Vector256{float})"/>
+    /// has float and double overloads only, so this picks one per instantiation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> x, Vector256<T> y, Vector256<T> acc)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+        }
+
+        throw new NotSupportedException($"GEMM supports float and double, not {typeof(T).Name}.");
     }
 }
