@@ -7,7 +7,6 @@ namespace LowBitQuant.Benchmarks.Hessian;
 /// Diagonal accumulation (Σx² per channel) over 8192 × 4096 floats (128 MiB read) against a plain copy of the same
 /// 128 MiB (read + write = 256 MiB of traffic) in the same run: bandwidth = bytes / time.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 5)]
 public class DiagonalBenchmarks
 {
     private float[] _x = [];

@@ -10,7 +10,6 @@ namespace LowBitQuant.Benchmarks.Hessian;
 /// measured FMA peak (<see cref="PeakFmaBenchmarks"/>). Flops executed by the blocked kernel:
 /// pairs·64²·tokens·2 = 2080·4096·8192·2 = 139.6 GFLOP (upper-triangle tiles only).
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3)]
 public class GramBenchmarks
 {
     public const int Tokens = 8192;

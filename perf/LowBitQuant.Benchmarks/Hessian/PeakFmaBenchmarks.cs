@@ -8,7 +8,6 @@ namespace LowBitQuant.Benchmarks.Hessian;
 /// The machine's measured fp32 FMA peak: every core runs independent register-only FMA chains (12 accumulators, enough to
 /// cover FMA latency × throughput). Flops per invocation = threads · Iterations · 12 · lanes · 2.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3)]
 public class PeakFmaBenchmarks
 {
     public const int Iterations = 10_000_000;

@@ -8,7 +8,6 @@ namespace LowBitQuant.Benchmarks.Quantizers;
 /// H = A·Aᵀ/256 + diag with log-normal channel scales and outlier channels (<see cref="GptqBenchmarks.BuildHessian"/>);
 /// GPTQ uses the full matrix, DASH-Q reads its diagonal.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
 public class DashQVersusGptqBenchmarks
 {
     private const int Size = 4096;
