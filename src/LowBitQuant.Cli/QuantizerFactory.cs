@@ -10,6 +10,12 @@ internal sealed record MethodOptions(string Method, QuantizationScheme Scheme)
     public double? Damping { get; init; }
 
     public string? Inner { get; init; }
+
+    /// <summary>Search the grid range before quantizing: RTN and GPTQ's clip search, DASH-Q's range candidates.</summary>
+    public bool Search { get; init; }
+
+    /// <summary>DASH-Q: integer zero points, so the result fits integer-zero formats (GPTQ, compressed-tensors).</summary>
+    public bool IntegerZeros { get; init; }
 }
 
 /// <summary>The one place the CLI maps method names to quantizers.</summary>
@@ -18,19 +24,10 @@ internal static class QuantizerFactory
     /// <summary>Every method name the CLI accepts, in the order the demo shows them.</summary>
     public static readonly string[] Methods = ["rtn", "gptq", "dashq", "heroq"];
 
-    /// <summary>Methods that are implemented in this build.</summary>
-    public static IEnumerable<string> Available => Methods.Where(IsImplemented);
+    /// <summary>DASH-Q's range search: 41 candidate ranges around min–max (algorithms/dashq.md).</summary>
+    private const int DashQRangeCandidates = 41;
 
-    public static bool IsImplemented(string method) => method switch
-    {
-        "rtn" => true,
-        "gptq" => true,
-        "dashq" => true,
-        "heroq" => true,
-        _ => false,
-    };
-
-    /// <summary>Creates the quantizer; unknown or not yet implemented methods get a clear error.</summary>
+    /// <summary>Creates the quantizer; unknown methods get a clear error.</summary>
     public static IQuantizer Create(MethodOptions options)
     {
         string method = options.Method.ToLowerInvariant();
@@ -41,15 +38,19 @@ internal static class QuantizerFactory
 
         return method switch
         {
-            "rtn" => new RtnQuantizer(options.Scheme),
+            "rtn" => new RtnQuantizer(options.Scheme, options.Search ? new ClipSearch() : null),
             "gptq" => new GptqQuantizer(new GptqOptions(options.Scheme)
             {
                 ColumnOrder = !options.ActOrder ? GptqColumnOrder.Natural : options.StaticGroups ? GptqColumnOrder.ActOrderStaticGroups : GptqColumnOrder.ActOrder,
                 Dampening = options.Damping ?? 0.01,
+                ClipSearch = options.Search ? new ClipSearch() : null,
             }),
-            "dashq" => new DashQQuantizer(new DashQOptions(options.Scheme)),
-            "heroq" => CreateHeroQ(options),
-            _ => throw new NotSupportedException($"Method '{method}' is not implemented yet in this version of LowBitQuant."),
+            "dashq" => new DashQQuantizer(new DashQOptions(options.Scheme)
+            {
+                IntegerZeroPoint = options.IntegerZeros,
+                RangeCandidates = options.Search ? DashQRangeCandidates : 0,
+            }),
+            _ => CreateHeroQ(options),
         };
     }
 

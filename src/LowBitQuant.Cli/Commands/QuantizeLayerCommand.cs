@@ -30,10 +30,11 @@ internal static class QuantizeLayerCommand
         var damp = new Option<double?>("--damp") { Description = "GPTQ: damping as a fraction of mean(diag H) (default 0.01)." };
         var inner = new Option<string?>("--inner") { Description = "HeRo-Q: the inner quantizer (rtn, gptq or dashq)." };
         var format = new Option<string>("--format") { Description = "gptq (v1 when storable, else gptq_v2), gptq-v2, or dashq.", DefaultValueFactory = _ => "gptq" };
+        var search = new Option<bool>("--search") { Description = "Search the grid range first (RTN/GPTQ clip search, DASH-Q range candidates)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var command = new Command("quantize-layer", "Quantize one linear layer from a safetensors case file and write the packed result.")
         {
-            input, output, method, bits, groupSize, sym, actOrder, staticGroups, damp, inner, format, json,
+            input, output, method, bits, groupSize, sym, actOrder, staticGroups, damp, inner, format, search, json,
         };
         command.SetAction(p => CommandRunner.Run(ct =>
         {
@@ -50,6 +51,8 @@ internal static class QuantizeLayerCommand
                 StaticGroups = p.GetValue(staticGroups),
                 Damping = p.GetValue(damp),
                 Inner = p.GetValue(inner),
+                Search = p.GetValue(search),
+                IntegerZeros = p.GetValue(format)!.StartsWith("gptq", StringComparison.OrdinalIgnoreCase),
             };
             return Run(p.GetValue(input)!, p.GetValue(output)!, options, p.GetValue(format)!, p.GetValue(json), ct);
         }));

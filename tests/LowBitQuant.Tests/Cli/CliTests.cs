@@ -195,14 +195,4 @@ public sealed class CliTests : IDisposable
         Assert.Contains("[1, 5]", line);
     }
 
-    [Fact]
-    public void MethodsThatHaveNotLandedSaySo()
-    {
-        foreach (string method in new[] { "gptq", "dashq", "heroq" }.Where(m => !LowBitQuant.Cli.QuantizerFactory.IsImplemented(m)))
-        {
-            string input = WriteCase(32, 64, 64);
-            string line = CliRunner.AssertOneLineError(CliRunner.Run("quantize-layer", "--in", input, "--out", Path.Combine(_dir, "m.safetensors"), "--method", method, "--bits", "4"));
-            Assert.Contains("not implemented yet", line);
-        }
-    }
 }
