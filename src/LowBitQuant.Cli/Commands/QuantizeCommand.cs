@@ -280,6 +280,7 @@ internal static class QuantizeCommand
             Excluded = summary?.ExcludedModules.Select(e => new { e.Name, e.Reason }).ToArray() ?? [],
             result.ResumedLayers,
             Timings = result.Timings,
+            PeakWorkingSetBytes = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
             TotalProxyLoss = result.Reports.Sum(m => m.ProxyLoss),
             Evaluation = evaluation is null ? null : new
             {
@@ -309,7 +310,7 @@ internal static class QuantizeCommand
 
         AnsiConsole.Write(table);
         var t = result.Timings;
-        Console.WriteLine($"time: forward {t.ForwardSeconds:F1} s, Hessian {t.HessianSeconds:F1} s, quantizer {t.QuantizerSeconds:F1} s, total {t.TotalSeconds:F1} s");
+        Console.WriteLine($"time: forward {t.ForwardSeconds:F1} s, Hessian {t.HessianSeconds:F1} s, quantizer {t.QuantizerSeconds:F1} s, total {t.TotalSeconds:F1} s; peak memory {output.PeakWorkingSetBytes / 1048576.0:F0} MiB");
         if (summary is not null)
         {
             Console.WriteLine($"wrote {summary.FormatLabel} checkpoint to {summary.Directory} ({summary.QuantizedModules.Count} quantized modules)");
