@@ -23,4 +23,15 @@ public sealed class HeroQOptions
 
     /// <summary>What to use when no Hadamard construction exists for the input size; the choice is recorded in the diagnostics.</summary>
     public RotationFallback RotationFallback { get; init; } = RotationFallback.BlockHadamard;
+
+    /// <summary>
+    /// Steps of the learned variant (algorithms/heroq.md §4 option B); 0 (the default) turns it off. When positive, log d starts
+    /// from the search's winner, is optimised on the layer proxy loss with a straight-through estimator on a fixed RTN grid, and the
+    /// inner quantizer then runs once more with the learned d; the learned d is kept only if its proxy loss beats the search's.
+    /// Costs O(steps · rows · n²) float64 operations and 2·n² doubles of memory.
+    /// </summary>
+    public int LearnedSteps { get; init; }
+
+    /// <summary>Adam step size on log d for the learned variant; positive and finite.</summary>
+    public double LearningRate { get; init; } = 0.01;
 }

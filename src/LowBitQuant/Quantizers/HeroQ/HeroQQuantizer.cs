@@ -43,6 +43,16 @@ public sealed class HeroQQuantizer : IQuantizer
             ThrowHelper.ThrowArgument(nameof(options), "HeRo-Q needs at least one alpha or the identity candidate.");
         }
 
+        if (options.LearnedSteps < 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(options), $"LearnedSteps is {options.LearnedSteps}; it must be 0 (off) or positive.");
+        }
+
+        if (!(options.LearningRate > 0 && double.IsFinite(options.LearningRate)))
+        {
+            ThrowHelper.ThrowArgument(nameof(options), $"LearningRate is {options.LearningRate}; it must be positive and finite.");
+        }
+
         if (!Enum.IsDefined(options.Order))
         {
             ThrowHelper.ThrowArgument(nameof(options), $"Unknown transform order {options.Order}.");
@@ -148,10 +158,15 @@ public sealed class HeroQQuantizer : IQuantizer
             best = Evaluate(weights, hessian, h, null, double.NaN, compute, cancellationToken);
         }
 
+        if (Options.LearnedSteps > 0 && fallback is null)
+        {
+            best = Learn(weights, hessian, h, rotation, best, notes, compute, cancellationToken);
+        }
+
         var q = best.Result;
         notes.Insert(0, best.Transform is null
             ? (double.IsNaN(best.Alpha) ? "chosen: identity (no transform)" : Fmt($"chosen: alpha={best.Alpha} without rotation"))
-            : Fmt($"chosen: alpha={best.Alpha}, order={Options.Order}, rotation={(best.Transform.Rotation is null ? "none" : "yes")}"));
+            : Fmt($"chosen: {(best.Learned ? "learned d from " : string.Empty)}alpha={best.Alpha}, order={Options.Order}, rotation={(best.Transform.Rotation is null ? "none" : "yes")}"));
         notes.Add("proxy loss per candidate: " + string.Join(", ", scores));
         var inner = q.Diagnostics;
         var diagnostics = inner with
@@ -271,6 +286,45 @@ public sealed class HeroQQuantizer : IQuantizer
         return new Candidate(q, transform, alpha, score);
     }
 
+    /// <summary>Option B: learns log d from the search's winner and keeps it only if the real inner quantizer scores better with it.</summary>
+    private Candidate Learn(DenseMatrix weights, HessianEstimate original, HessianEstimate full, IRotation? rotation, Candidate searched, List<string> notes, ComputeContext? compute, CancellationToken ct)
+    {
+        int n = weights.Columns;
+        var start = new double[n];
+        if (searched.Transform is { } t && t.ChannelScales.Length == n)
+        {
+            var d0 = t.ChannelScales.Span;
+            for (int j = 0; j < n; j++)
+            {
+                start[j] = Math.Log(d0[j]);
+            }
+        }
+
+        var learner = new HeroQLearner(weights, full, rotation, Options.Order, Inner.Scheme, start);
+        var (logD, learnedLoss, startLoss) = learner.Optimize(start, Options.LearnedSteps, Options.LearningRate, ct);
+        var d = new float[n];
+        for (int j = 0; j < n; j++)
+        {
+            d[j] = (float)Math.Exp(logD[j]);
+            if (!(d[j] > 0 && float.IsFinite(d[j])))
+            {
+                notes.Add(Fmt($"learned d: not finite after {Options.LearnedSteps} steps; search kept"));
+                return searched;
+            }
+        }
+
+        var learned = Evaluate(weights, original, full, new InputTransform(d, rotation, Options.Order), searched.Alpha, compute, ct) with { Learned = true };
+        string surrogate = Fmt($"fixed-grid STE loss {startLoss:G6} -> {learnedLoss:G6} in {Options.LearnedSteps} steps at lr {Options.LearningRate}");
+        if (double.IsFinite(learned.Score) && learned.Score < searched.Score)
+        {
+            notes.Add(Fmt($"learned d won: proxy loss {learned.Score:G6} vs search {searched.Score:G6} ({100 * ((learned.Score / searched.Score) - 1):+0.00;-0.00}%); {surrogate}"));
+            return learned;
+        }
+
+        notes.Add(Fmt($"search won: learned d proxy loss {learned.Score:G6} vs search {searched.Score:G6} ({100 * ((learned.Score / searched.Score) - 1):+0.00;-0.00}%); learned d discarded; {surrogate}"));
+        return searched;
+    }
+
     private static Candidate Better(Candidate? current, Candidate next) =>
         current is null || next.Score < current.Score ? next : current;
 
@@ -299,5 +353,8 @@ public sealed class HeroQQuantizer : IQuantizer
 
     private static string Fmt(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    private sealed record Candidate(QuantizedTensor Result, InputTransform? Transform, double Alpha, double Score);
+    private sealed record Candidate(QuantizedTensor Result, InputTransform? Transform, double Alpha, double Score)
+    {
+        public bool Learned { get; init; }
+    }
 }
