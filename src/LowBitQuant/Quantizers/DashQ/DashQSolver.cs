@@ -95,19 +95,27 @@ internal static class DashQSolver
                     int start = g * width, len = Math.Min(width, columns - start);
                     var tile = scratch.Tile.AsSpan(0, len * lanes);
                     var tileCodes = scratch.Codes.AsSpan(0, len * lanes);
+                    bool full = valid == lanes && DashQTileTranspose.IsSupported;
 
                     // Transpose rows r0.. into the column-major tile; padding lanes repeat the last row (results discarded).
-                    for (int lane = 0; lane < lanes; lane++)
+                    if (full && len % 8 == 0)
                     {
-                        var row = w.Slice(((r0 + Math.Min(lane, valid - 1)) * columns) + start, len);
-                        for (int j = 0; j < len; j++)
+                        DashQTileTranspose.LoadRows(w[((r0 * columns) + start)..], columns, len, tile);
+                    }
+                    else
+                    {
+                        for (int lane = 0; lane < lanes; lane++)
                         {
-                            tile[(j * lanes) + lane] = row[j];
+                            var row = w.Slice(((r0 + Math.Min(lane, valid - 1)) * columns) + start, len);
+                            for (int j = 0; j < len; j++)
+                            {
+                                tile[(j * lanes) + lane] = row[j];
+                            }
                         }
                     }
 
                     var pg = p.AsSpan(start, len);
-                    solve.Solve(tile, pg, tileCodes, out var s, out var z, out var used, out var constant);
+                    solve.Solve(tile, pg, tileCodes, scratch.Centered, out var s, out var z, out var used, out var constant);
                     var sArr = scratch.Scale;
                     var zArr = scratch.Zero;
                     var cArr = scratch.ConstantCode;
@@ -138,16 +146,26 @@ internal static class DashQSolver
                         }
                     }
 
-                    solve.Finish(tile, tileCodes, len, new Vector<float>(sArr), new Vector<float>(zArr), constant, new Vector<float>(cArr));
+                    if (full && len % 32 == 0)
+                    {
+                        solve.FinishPacked(tile, len, new Vector<float>(sArr), new Vector<float>(zArr), constant, new Vector<float>(cArr), codes.AsSpan((r0 * columns) + start), columns);
+                    }
+                    else
+                    {
+                        solve.Finish(tile, tileCodes, len, new Vector<float>(sArr), new Vector<float>(zArr), constant, new Vector<float>(cArr));
+                        for (int lane = 0; lane < valid; lane++)
+                        {
+                            var dst = codes.AsSpan(((r0 + lane) * columns) + start, len);
+                            for (int j = 0; j < len; j++)
+                            {
+                                dst[j] = (byte)tileCodes[(j * lanes) + lane];
+                            }
+                        }
+                    }
+
                     for (int lane = 0; lane < valid; lane++)
                     {
                         int r = r0 + lane;
-                        var dst = codes.AsSpan((r * columns) + start, len);
-                        for (int j = 0; j < len; j++)
-                        {
-                            dst[j] = (byte)tileCodes[(j * lanes) + lane];
-                        }
-
                         scales[(r * groups) + g] = sArr[lane];
                         zeros[(r * groups) + g] = zArr[lane];
                     }
@@ -209,6 +227,8 @@ internal static class DashQSolver
         public float[] Tile { get; } = new float[size];
 
         public float[] Codes { get; } = new float[size];
+
+        public float[] Centered { get; } = new float[size];
 
         public float[] Scale { get; } = new float[Vector<float>.Count];
 
