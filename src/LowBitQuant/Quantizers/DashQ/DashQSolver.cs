@@ -71,7 +71,7 @@ internal static class DashQSolver
         var scheme = options.Scheme;
         int width = scheme.GroupWidth(columns), groups = scheme.GroupCount(columns);
         var p = NormalizedWeights(diagonal, width, out int uniformGroups, out int deadChannels);
-        var codes = new byte[(long)rows * columns];
+        var codes = GC.AllocateUninitializedArray<byte>(checked(rows * columns)); // every code is written below
         var scales = new float[rows * groups];
         var zeros = new float[rows * groups];
         int lanes = Vector<float>.Count;
