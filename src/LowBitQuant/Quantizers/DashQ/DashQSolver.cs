@@ -119,6 +119,22 @@ internal static class DashQSolver
                     var sArr = scratch.Scale;
                     var zArr = scratch.Zero;
                     var cArr = scratch.ConstantCode;
+                    var kept = Vector<int>.Zero;
+                    if (options.RoundToFloat16)
+                    {
+                        // Storage rounding of (s, z) to float16 (HalfRounding equals (float)(Half)x); a value float16 cannot hold (0 or ±Inf)
+                        // stays float32 and is counted.
+                        var rs = HalfRounding.Round(s);
+                        var rz = HalfRounding.Round(z);
+                        var okS = Vector.GreaterThan(rs, Vector<float>.Zero) & HalfRounding.IsFinite(rs);
+                        var okZ = HalfRounding.IsFinite(rz);
+                        s = Vector.ConditionalSelect(okS, rs, s);
+                        z = Vector.ConditionalSelect(okZ, rz, z);
+                        kept = ~(okS & okZ);
+                    }
+
+                    s.CopyTo(sArr);
+                    z.CopyTo(zArr);
                     for (int lane = 0; lane < lanes; lane++)
                     {
                         if (constant[lane] != 0)
@@ -131,10 +147,8 @@ internal static class DashQSolver
                         }
                         else
                         {
-                            bool kept = false;
-                            (sArr[lane], zArr[lane]) = options.RoundToFloat16 ? RoundToStorage(s[lane], z[lane], out kept) : (s[lane], z[lane]);
                             cArr[lane] = 0;
-                            if (kept && lane < valid)
+                            if (kept[lane] != 0 && lane < valid)
                             {
                                 scratch.Unrounded++;
                             }
@@ -200,26 +214,6 @@ internal static class DashQSolver
         }
 
         return c > 0 ? (s, 0, 1) : c < 0 ? (s, 1, 0) : (s, 0, 0);
-    }
-
-    /// <summary>Rounds (s, z) to float16; a value float16 cannot hold (0 or ±Inf) stays float32 and <paramref name="kept"/> is set.</summary>
-    public static (float Scale, float Zero) RoundToStorage(float scale, float zero, out bool kept)
-    {
-        float s = (float)(Half)scale, z = (float)(Half)zero;
-        kept = false;
-        if (!(s > 0 && float.IsFinite(s)))
-        {
-            s = scale;
-            kept = true;
-        }
-
-        if (!float.IsFinite(z))
-        {
-            z = zero;
-            kept = true;
-        }
-
-        return (s, z);
     }
 
     private sealed class Scratch(int size)
