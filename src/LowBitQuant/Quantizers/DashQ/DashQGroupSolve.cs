@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LowBitQuant.Quantizers;
 
@@ -58,16 +59,23 @@ internal readonly struct DashQGroupSolve
     /// <param name="tile">len × V weights, column-major.</param>
     /// <param name="p">len normalised weights, Σ p = 1.</param>
     /// <param name="codes">len × V scratch; holds the last Step-A codes on return.</param>
+    /// <param name="centered">len × V scratch for p_j·(w_j − w̄), computed once and reused by every Step B.</param>
     /// <param name="scale">Per lane s &gt; 0.</param>
     /// <param name="zero">Per lane z = −m/s (integral in the integer-zero variant).</param>
     /// <param name="iterationsUsed">Per lane iterations run.</param>
     /// <param name="constant">Per lane all-ones where the group is constant (handled exactly by <see cref="Finish"/>).</param>
-    public void Solve(ReadOnlySpan<float> tile, ReadOnlySpan<float> p, Span<float> codes, out Vector<float> scale, out Vector<float> zero, out Vector<float> iterationsUsed, out Vector<int> constant)
+    public void Solve(ReadOnlySpan<float> tile, ReadOnlySpan<float> p, Span<float> codes, Span<float> centered, out Vector<float> scale, out Vector<float> zero, out Vector<float> iterationsUsed, out Vector<int> constant)
     {
         int len = p.Length;
         int v = Vector<float>.Count;
         ref float w0 = ref MemoryMarshal.GetReference(tile);
         ref float q0 = ref MemoryMarshal.GetReference(codes);
+        if (centered.Length < tile.Length || codes.Length < tile.Length || tile.Length < len * v)
+        {
+            throw new ArgumentOutOfRangeException(nameof(centered));
+        }
+
+        ref float c0 = ref MemoryMarshal.GetReference(centered);
         var maxq = new Vector<float>(_maxCode);
 
         // Statistics that do not depend on the codes.
@@ -85,7 +93,9 @@ internal readonly struct DashQGroupSolve
         var cbar = Vector<float>.Zero;
         for (int j = 0; j < len; j++)
         {
-            cbar += new Vector<float>(p[j]) * (Load(ref w0, j * v) - wbar);
+            var pc = new Vector<float>(p[j]) * (Load(ref w0, j * v) - wbar);
+            Store(pc, ref c0, j * v);
+            cbar += pc;
         }
 
         constant = Vector.Equals(max, min);
@@ -95,7 +105,7 @@ internal readonly struct DashQGroupSolve
 
         if (_candidates > 0)
         {
-            Search(ref w0, p, ref q0, min, wbar, cbar, floor, ref s, ref m);
+            Search(ref w0, ref c0, p, ref q0, min, wbar, cbar, floor, ref s, ref m);
         }
 
         // Damped alternation.
@@ -106,7 +116,7 @@ internal readonly struct DashQGroupSolve
         for (int t = 0; t < _iterations; t++)
         {
             var unchanged = StepA(ref w0, ref q0, len, s, m, t > 0);
-            var (sStar, mStar) = StepB(ref w0, ref q0, p, wbar, cbar, floor, s);
+            var (sStar, mStar) = StepB(ref c0, ref q0, p, wbar, cbar, floor, s);
             iterationsUsed += Vector.ConditionalSelect(done, Vector<float>.Zero, Vector<float>.One);
             var stopNow = _earlyStop && t > 0 ? Vector.AndNot(unchanged, done) : Vector<int>.Zero;
             var dampedS = (alpha * sStar) + (beta * s);
@@ -164,6 +174,46 @@ internal readonly struct DashQGroupSolve
         }
     }
 
+    /// <summary>
+    /// <see cref="Finish"/> with the codes written straight into the layer as bytes: lane k's codes go to
+    /// <paramref name="codes"/>[k·<paramref name="stride"/> + j]. Needs <see cref="DashQTileTranspose.IsSupported"/>, all 8 lanes
+    /// valid and <paramref name="len"/> a multiple of 32. Same arithmetic as <see cref="Finish"/>; four codes are packed per int
+    /// (codes ≤ 255) and an 8 × 8 transpose turns the lanes into rows.
+    /// </summary>
+    public void FinishPacked(ReadOnlySpan<float> tile, int len, Vector<float> scale, Vector<float> zero, Vector<int> constant, Vector<float> constantCode, Span<byte> codes, int stride)
+    {
+        if ((long)(7 * stride) + len > codes.Length || len * 8 > tile.Length || len % 32 != 0 || !DashQTileTranspose.IsSupported)
+        {
+            throw new ArgumentOutOfRangeException(nameof(len));
+        }
+
+        ref float w0 = ref MemoryMarshal.GetReference(tile);
+        ref byte b0 = ref MemoryMarshal.GetReference(codes);
+        var maxq = new Vector<float>(_maxCode);
+        var inv = Vector<float>.One / scale;
+        for (int c = 0; c < len; c += 32)
+        {
+            ref float wc = ref Unsafe.Add(ref w0, c * 8);
+            var a0 = Pack(ref wc, 0, inv, zero, maxq, constant, constantCode);
+            var a1 = Pack(ref wc, 4, inv, zero, maxq, constant, constantCode);
+            var a2 = Pack(ref wc, 8, inv, zero, maxq, constant, constantCode);
+            var a3 = Pack(ref wc, 12, inv, zero, maxq, constant, constantCode);
+            var a4 = Pack(ref wc, 16, inv, zero, maxq, constant, constantCode);
+            var a5 = Pack(ref wc, 20, inv, zero, maxq, constant, constantCode);
+            var a6 = Pack(ref wc, 24, inv, zero, maxq, constant, constantCode);
+            var a7 = Pack(ref wc, 28, inv, zero, maxq, constant, constantCode);
+            DashQTileTranspose.Transpose(ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+            a0.AsByte().StoreUnsafe(ref b0, (nuint)c);
+            a1.AsByte().StoreUnsafe(ref b0, (nuint)(stride + c));
+            a2.AsByte().StoreUnsafe(ref b0, (nuint)((2 * stride) + c));
+            a3.AsByte().StoreUnsafe(ref b0, (nuint)((3 * stride) + c));
+            a4.AsByte().StoreUnsafe(ref b0, (nuint)((4 * stride) + c));
+            a5.AsByte().StoreUnsafe(ref b0, (nuint)((5 * stride) + c));
+            a6.AsByte().StoreUnsafe(ref b0, (nuint)((6 * stride) + c));
+            a7.AsByte().StoreUnsafe(ref b0, (nuint)((7 * stride) + c));
+        }
+    }
+
     /// <summary>Step A: codes for (s, m); returns all-ones lanes where no code changed from the previous content of the code tile.</summary>
     private Vector<int> StepA(ref float w0, ref float q0, int len, Vector<float> s, Vector<float> m, bool compare)
     {
@@ -181,8 +231,8 @@ internal readonly struct DashQGroupSolve
         return compare ? unchanged : Vector<int>.Zero;
     }
 
-    /// <summary>Step B: the exact minimiser (s*, m*) of Σ p (w − s q − m)² + λ s² for the codes in the code tile.</summary>
-    private (Vector<float> Scale, Vector<float> Offset) StepB(ref float w0, ref float q0, ReadOnlySpan<float> p, Vector<float> wbar, Vector<float> cbar, Vector<float> floor, Vector<float> fallback)
+    /// <summary>Step B: the exact minimiser (s*, m*) of Σ p (w − s q − m)² + λ s² for the codes in the code tile; c0 holds p·(w − w̄).</summary>
+    private (Vector<float> Scale, Vector<float> Offset) StepB(ref float c0, ref float q0, ReadOnlySpan<float> p, Vector<float> wbar, Vector<float> cbar, Vector<float> floor, Vector<float> fallback)
     {
         int len = p.Length, v = Vector<float>.Count;
         var qbar = Vector<float>.Zero;
@@ -192,7 +242,7 @@ internal readonly struct DashQGroupSolve
             var pj = new Vector<float>(p[j]);
             var q = Load(ref q0, j * v);
             qbar += pj * q;
-            cq += (pj * (Load(ref w0, j * v) - wbar)) * q;
+            cq += Load(ref c0, j * v) * q;
         }
 
         var variance = Vector<float>.Zero;
@@ -211,7 +261,7 @@ internal readonly struct DashQGroupSolve
     }
 
     /// <summary>Range candidates around min–max (see <see cref="DashQOptions.RangeCandidates"/>); replaces (s, m) with the best start.</summary>
-    private void Search(ref float w0, ReadOnlySpan<float> p, ref float q0, Vector<float> min, Vector<float> wbar, Vector<float> cbar, Vector<float> floor, ref Vector<float> s, ref Vector<float> m)
+    private void Search(ref float w0, ref float c0, ReadOnlySpan<float> p, ref float q0, Vector<float> min, Vector<float> wbar, Vector<float> cbar, Vector<float> floor, ref Vector<float> s, ref Vector<float> m)
     {
         int len = p.Length;
         StepA(ref w0, ref q0, len, s, m, false);
@@ -230,7 +280,7 @@ internal readonly struct DashQGroupSolve
 
             var candidate = s0 * new Vector<float>(_maxCode / levels);
             StepA(ref w0, ref q0, len, candidate, min, false);
-            var (sStar, mStar) = StepB(ref w0, ref q0, p, wbar, cbar, floor, candidate);
+            var (sStar, mStar) = StepB(ref c0, ref q0, p, wbar, cbar, floor, candidate);
             var j = Objective(ref w0, ref q0, p, sStar, mStar);
             var better = Vector.LessThan(j, best);
             best = Vector.ConditionalSelect(better, j, best);
@@ -254,6 +304,25 @@ internal readonly struct DashQGroupSolve
         }
 
         return sum + (new Vector<float>(_ridge) * (s * s));
+    }
+
+    /// <summary>Codes of columns j..j+3 (the <see cref="Finish"/> formula) packed little-endian into one int per lane, as float bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pack(ref float w, int j, Vector<float> inv, Vector<float> zero, Vector<float> maxq, Vector<int> constant, Vector<float> constantCode)
+    {
+        int v = Vector<float>.Count;
+        var packed = Code(ref w, j * v, inv, zero, maxq, constant, constantCode);
+        packed |= Vector.ShiftLeft(Code(ref w, (j + 1) * v, inv, zero, maxq, constant, constantCode), 8);
+        packed |= Vector.ShiftLeft(Code(ref w, (j + 2) * v, inv, zero, maxq, constant, constantCode), 16);
+        packed |= Vector.ShiftLeft(Code(ref w, (j + 3) * v, inv, zero, maxq, constant, constantCode), 24);
+        return packed.AsVector256().AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<int> Code(ref float w, int offset, Vector<float> inv, Vector<float> zero, Vector<float> maxq, Vector<int> constant, Vector<float> constantCode)
+    {
+        var q = Vector.Min(Vector.Max(Vector.Round((Load(ref w, offset) * inv) + zero), Vector<float>.Zero), maxq);
+        return Vector.ConvertToInt32(Vector.ConditionalSelect(constant, constantCode, q));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -71,7 +71,7 @@ internal static class DashQSolver
         var scheme = options.Scheme;
         int width = scheme.GroupWidth(columns), groups = scheme.GroupCount(columns);
         var p = NormalizedWeights(diagonal, width, out int uniformGroups, out int deadChannels);
-        var codes = new byte[(long)rows * columns];
+        var codes = GC.AllocateUninitializedArray<byte>(checked(rows * columns)); // every code is written below
         var scales = new float[rows * groups];
         var zeros = new float[rows * groups];
         int lanes = Vector<float>.Count;
@@ -95,22 +95,46 @@ internal static class DashQSolver
                     int start = g * width, len = Math.Min(width, columns - start);
                     var tile = scratch.Tile.AsSpan(0, len * lanes);
                     var tileCodes = scratch.Codes.AsSpan(0, len * lanes);
+                    bool full = valid == lanes && DashQTileTranspose.IsSupported;
 
                     // Transpose rows r0.. into the column-major tile; padding lanes repeat the last row (results discarded).
-                    for (int lane = 0; lane < lanes; lane++)
+                    if (full && len % 8 == 0)
                     {
-                        var row = w.Slice(((r0 + Math.Min(lane, valid - 1)) * columns) + start, len);
-                        for (int j = 0; j < len; j++)
+                        DashQTileTranspose.LoadRows(w[((r0 * columns) + start)..], columns, len, tile);
+                    }
+                    else
+                    {
+                        for (int lane = 0; lane < lanes; lane++)
                         {
-                            tile[(j * lanes) + lane] = row[j];
+                            var row = w.Slice(((r0 + Math.Min(lane, valid - 1)) * columns) + start, len);
+                            for (int j = 0; j < len; j++)
+                            {
+                                tile[(j * lanes) + lane] = row[j];
+                            }
                         }
                     }
 
                     var pg = p.AsSpan(start, len);
-                    solve.Solve(tile, pg, tileCodes, out var s, out var z, out var used, out var constant);
+                    solve.Solve(tile, pg, tileCodes, scratch.Centered, out var s, out var z, out var used, out var constant);
                     var sArr = scratch.Scale;
                     var zArr = scratch.Zero;
                     var cArr = scratch.ConstantCode;
+                    var kept = Vector<int>.Zero;
+                    if (options.RoundToFloat16)
+                    {
+                        // Storage rounding of (s, z) to float16 (HalfRounding equals (float)(Half)x); a value float16 cannot hold (0 or ±Inf)
+                        // stays float32 and is counted.
+                        var rs = HalfRounding.Round(s);
+                        var rz = HalfRounding.Round(z);
+                        var okS = Vector.GreaterThan(rs, Vector<float>.Zero) & HalfRounding.IsFinite(rs);
+                        var okZ = HalfRounding.IsFinite(rz);
+                        s = Vector.ConditionalSelect(okS, rs, s);
+                        z = Vector.ConditionalSelect(okZ, rz, z);
+                        kept = ~(okS & okZ);
+                    }
+
+                    s.CopyTo(sArr);
+                    z.CopyTo(zArr);
                     for (int lane = 0; lane < lanes; lane++)
                     {
                         if (constant[lane] != 0)
@@ -123,10 +147,8 @@ internal static class DashQSolver
                         }
                         else
                         {
-                            bool kept = false;
-                            (sArr[lane], zArr[lane]) = options.RoundToFloat16 ? RoundToStorage(s[lane], z[lane], out kept) : (s[lane], z[lane]);
                             cArr[lane] = 0;
-                            if (kept && lane < valid)
+                            if (kept[lane] != 0 && lane < valid)
                             {
                                 scratch.Unrounded++;
                             }
@@ -138,16 +160,26 @@ internal static class DashQSolver
                         }
                     }
 
-                    solve.Finish(tile, tileCodes, len, new Vector<float>(sArr), new Vector<float>(zArr), constant, new Vector<float>(cArr));
+                    if (full && len % 32 == 0)
+                    {
+                        solve.FinishPacked(tile, len, new Vector<float>(sArr), new Vector<float>(zArr), constant, new Vector<float>(cArr), codes.AsSpan((r0 * columns) + start), columns);
+                    }
+                    else
+                    {
+                        solve.Finish(tile, tileCodes, len, new Vector<float>(sArr), new Vector<float>(zArr), constant, new Vector<float>(cArr));
+                        for (int lane = 0; lane < valid; lane++)
+                        {
+                            var dst = codes.AsSpan(((r0 + lane) * columns) + start, len);
+                            for (int j = 0; j < len; j++)
+                            {
+                                dst[j] = (byte)tileCodes[(j * lanes) + lane];
+                            }
+                        }
+                    }
+
                     for (int lane = 0; lane < valid; lane++)
                     {
                         int r = r0 + lane;
-                        var dst = codes.AsSpan((r * columns) + start, len);
-                        for (int j = 0; j < len; j++)
-                        {
-                            dst[j] = (byte)tileCodes[(j * lanes) + lane];
-                        }
-
                         scales[(r * groups) + g] = sArr[lane];
                         zeros[(r * groups) + g] = zArr[lane];
                     }
@@ -184,31 +216,13 @@ internal static class DashQSolver
         return c > 0 ? (s, 0, 1) : c < 0 ? (s, 1, 0) : (s, 0, 0);
     }
 
-    /// <summary>Rounds (s, z) to float16; a value float16 cannot hold (0 or ±Inf) stays float32 and <paramref name="kept"/> is set.</summary>
-    public static (float Scale, float Zero) RoundToStorage(float scale, float zero, out bool kept)
-    {
-        float s = (float)(Half)scale, z = (float)(Half)zero;
-        kept = false;
-        if (!(s > 0 && float.IsFinite(s)))
-        {
-            s = scale;
-            kept = true;
-        }
-
-        if (!float.IsFinite(z))
-        {
-            z = zero;
-            kept = true;
-        }
-
-        return (s, z);
-    }
-
     private sealed class Scratch(int size)
     {
         public float[] Tile { get; } = new float[size];
 
         public float[] Codes { get; } = new float[size];
+
+        public float[] Centered { get; } = new float[size];
 
         public float[] Scale { get; } = new float[Vector<float>.Count];
 
