@@ -174,6 +174,7 @@ internal static partial class CpuKernels
                 int r6 = 0;
                 for (; r6 + GramMicroRows512 <= T; r6 += GramMicroRows512)
                 {
+                    PrefetchRows(ref Unsafe.Add(ref c, r6 * T), GramMicroRows512);
                     Micro512x6(ref Unsafe.Add(ref ak, r6), ref bk, k, ref Unsafe.Add(ref c, r6 * T));
                 }
 
@@ -194,6 +195,25 @@ internal static partial class CpuKernels
                         MicroScalar(ref Unsafe.Add(ref ak, r), ref bk, k, ref cr);
                         break;
                 }
+            }
+        }
+    }
+
+    /// <summary>Asks for the float64 rows a micro-kernel will add into at its end, so they arrive from memory while it computes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRows(ref double c, int rows)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        const int T = PackedGramAccumulator.Tile;
+        fixed (double* p = &c)
+        {
+            for (int line = 0; line < rows * T; line += 8)
+            {
+                Sse.Prefetch0(p + line);
             }
         }
     }
