@@ -5,7 +5,7 @@ namespace LowBitQuant.Hessian;
 
 /// <summary>
 /// Running XᵀX over all tokens, resolved to H = XᵀX / tokens. Only the upper triangle is accumulated, in float64
-/// tiles (<see cref="PackedGramAccumulator"/>); partial products are formed in float32 over at most 128 tokens
+/// tiles (<see cref="PackedGramAccumulator"/>); partial products are formed in float32 over at most 512 tokens
 /// (CPU registers) or one GPU launch, then added in float64, so a long stream loses no accuracy.
 /// </summary>
 internal sealed class FullHessianEstimator : HessianEstimatorBase

@@ -13,7 +13,7 @@ public static class HessianEstimator
     /// <param name="compute">Where the full estimator's Gram kernel runs; <see cref="ComputeContext.Cpu"/> when null. The diagonal estimator always runs on the CPU (it is memory-bound).</param>
     /// <returns>An estimator to feed with <see cref="IHessianEstimator.Accumulate"/> and dispose.</returns>
     /// <remarks>
-    /// Both accumulate in float64 (float32 partial sums over at most 128 tokens), so a stream of 10⁶ tokens keeps float32 accuracy.
+    /// Both accumulate in float64 (float32 partial sums over at most 512 tokens for the full matrix, 128 for the diagonal), so a stream of 10⁶ tokens keeps float32 accuracy.
     /// The full estimator stores only the upper triangle of XᵀX in float64: about 4·n² bytes, the size of one float32 n × n matrix.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is <see cref="HessianKind.None"/> or undefined, or <paramref name="columns"/> is not positive.</exception>
