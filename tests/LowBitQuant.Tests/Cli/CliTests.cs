@@ -91,13 +91,41 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void DashQFitsIntegerZerosWhenAskedForAGptqCheckpointAndSearchLowersItsLoss()
+    {
+        string input = WriteCase(32, 128, 256);
+        double Loss(string output, params string[] extra)
+        {
+            var r = CliRunner.Run([.. new[] { "quantize-layer", "--in", input, "--out", output, "--method", "dashq", "--bits", "2", "--group-size", "32" }, .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using var reader = SafetensorsReader.Open(output);
+            return double.Parse(reader.Metadata["proxy_loss"], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        string gptq = Path.Combine(_dir, "dashq-gptq.safetensors");
+        Loss(gptq, "--format", "gptq");
+        using (var reader = SafetensorsReader.Open(gptq))
+        {
+            Assert.Contains(reader.Metadata["checkpoint_format"], new[] { "gptq", "gptq_v2" });
+            Assert.Equal("dashq", reader.Metadata["method"]);
+        }
+
+        double plain = Loss(Path.Combine(_dir, "dq-plain.safetensors"), "--format", "dashq");
+        double searched = Loss(Path.Combine(_dir, "dq-search.safetensors"), "--format", "dashq", "--search");
+        Assert.True(searched <= plain, $"search {searched} > plain {plain}");
+    }
+
+    [Fact]
     public void DemoPrintsEveryImplementedMethodAtTwoThreeAndFourBits()
     {
         var r = CliRunner.Run("demo", "--rows", "32", "--columns", "64", "--tokens", "128", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var rows = JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToArray();
         Assert.Contains(rows, e => e.GetProperty("method").GetString() == "rtn" && e.GetProperty("bits").GetInt32() == 2);
-        Assert.Equal(3, rows.Count(e => e.GetProperty("method").GetString() == "rtn"));
+        foreach (string method in LowBitQuant.Cli.QuantizerFactory.Methods)
+        {
+            Assert.Equal(3, rows.Count(e => e.GetProperty("method").GetString() == method));
+        }
         double Loss(int bits) => rows.Single(e => e.GetProperty("method").GetString() == "rtn" && e.GetProperty("bits").GetInt32() == bits).GetProperty("proxy_loss").GetDouble();
         Assert.True(Loss(2) > Loss(3) && Loss(3) > Loss(4));
     }
