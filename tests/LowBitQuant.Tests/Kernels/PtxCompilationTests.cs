@@ -16,6 +16,8 @@ public sealed class PtxCompilationTests
         { nameof(GramKernel) + "." + nameof(GramKernel.Run), true },
         { nameof(AffineKernel) + "." + nameof(AffineKernel.Quantize), false },
         { nameof(AffineKernel) + "." + nameof(AffineKernel.Dequantize), false },
+        { nameof(FwhtKernel) + "." + nameof(FwhtKernel.Stage), false },
+        { nameof(FwhtKernel) + "." + nameof(FwhtKernel.SharedRow), true },
     };
 
     [Theory]

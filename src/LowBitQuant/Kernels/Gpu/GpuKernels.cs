@@ -1,7 +1,9 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using LowBitQuant.Hessian;
+using LowBitQuant.Internal;
 
 namespace LowBitQuant.Kernels.Gpu;
 
@@ -15,6 +17,8 @@ internal sealed class GpuKernels : IDisposable
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int> _gram;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, int, int> _quantize;
     private readonly Action<Index1D, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _dequantize;
+    private readonly Action<Index1D, ArrayView<float>, int> _fwhtStage;
+    private readonly Action<KernelConfig, ArrayView<float>, int> _fwhtShared;
     private readonly Lock _gate = new();
     private bool _disposed;
 
@@ -24,6 +28,8 @@ internal sealed class GpuKernels : IDisposable
         _gram = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(GramKernel.Run);
         _quantize = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<byte>, int, int>(AffineKernel.Quantize);
         _dequantize = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AffineKernel.Dequantize);
+        _fwhtStage = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int>(FwhtKernel.Stage);
+        _fwhtShared = accelerator.LoadStreamKernel<ArrayView<float>, int>(FwhtKernel.SharedRow);
     }
 
     /// <summary>Adds XᵀX of a finite tokens × n batch to the float64 upper-triangle accumulator, one float32 GPU partial per chunk of tokens.</summary>
@@ -99,6 +105,55 @@ internal sealed class GpuKernels : IDisposable
             _dequantize(codes.Length, cb.View, sb.View, zb.View, db.View, groupSize);
             _accelerator.Synchronize();
             db.View.CopyToCPU(ref MemoryMarshal.GetReference(destination), codes.Length);
+        }
+    }
+
+    /// <summary>
+    /// In-place unnormalised FWHT of every <paramref name="n"/>-long row of <paramref name="rows"/>, bit-identical to
+    /// <c>CpuKernels.FwhtRows</c>: one shared-memory group per row for n ≤ <see cref="FwhtKernel.SharedMaxLength"/>
+    /// (and n/2 within the accelerator's group size), else one
+    /// launch per butterfly stage.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="n"/> is not a power of two or does not divide the length of <paramref name="rows"/>.</exception>
+    public void Fwht(Span<float> rows, int n) => Fwht(rows, n, forceStaged: false);
+
+    /// <summary>As <see cref="Fwht(Span{float}, int)"/>; <paramref name="forceStaged"/> runs the per-stage kernel at every n (for tests).</summary>
+    internal void Fwht(Span<float> rows, int n, bool forceStaged)
+    {
+        if (n <= 0 || !BitOperations.IsPow2(n))
+        {
+            ThrowHelper.ThrowArgument(nameof(n), $"FWHT length {n} is not a power of two.");
+        }
+
+        if (rows.Length % n != 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(rows), $"Length {rows.Length} is not a multiple of the FWHT length {n}.");
+        }
+
+        if (rows.IsEmpty || n == 1)
+        {
+            return; // H_1 = [1]: nothing to do.
+        }
+
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var buffer = Upload(rows);
+            // The shared kernel needs a group of n/2 threads: CUDA allows 1024, smaller accelerators (ILGPU's CPU simulator) fewer.
+            if (!forceStaged && n <= FwhtKernel.SharedMaxLength && n / 2 <= _accelerator.MaxNumThreadsPerGroup)
+            {
+                _fwhtShared(new KernelConfig(new Index1D(rows.Length / n), new Index1D(n / 2)), buffer.View, n);
+            }
+            else
+            {
+                for (int h = 1; h < n; h *= 2)
+                {
+                    _fwhtStage(rows.Length / 2, buffer.View, h);
+                }
+            }
+
+            _accelerator.Synchronize();
+            buffer.View.CopyToCPU(ref MemoryMarshal.GetReference(rows), rows.Length);
         }
     }
 
