@@ -41,7 +41,12 @@ internal sealed class LayerCase
             case "inputs":
                 var inputs = ReadMatrix(reader, "inputs", path);
                 RequireColumns(inputs.Columns, weights.Columns, "inputs", path);
-                return new LayerCase(weights, inputs, Calibration.FullHessian(inputs));
+                if (inputs.Rows == 0)
+                {
+                    throw new ArgumentException($"Tensor 'inputs' in '{path}' holds no tokens.");
+                }
+
+                return new LayerCase(weights, inputs, HessianEstimator.Estimate(HessianKind.Full, inputs));
             case "hessian":
                 var h = ReadMatrix(reader, "hessian", path);
                 if (h.Rows != h.Columns)

@@ -16,6 +16,26 @@ public static class QuantizationError
     /// <exception cref="ArgumentException">Sizes disagree.</exception>
     public static double ProxyLoss(DenseMatrix original, ReadOnlySpan<float> quantized, HessianEstimate hessian)
     {
+        Validate(original, quantized, hessian);
+        return RowQuadraticSum(Delta(original, quantized), original.Rows, original.Columns, hessian);
+    }
+
+    /// <summary>The relative output error ‖ΔW·X‖_F / ‖W·X‖_F = sqrt(tr(ΔW·H·ΔWᵀ) / tr(W·H·Wᵀ)).</summary>
+    /// <exception cref="ArgumentException">Sizes disagree.</exception>
+    public static double RelativeOutputError(DenseMatrix original, ReadOnlySpan<float> quantized, HessianEstimate hessian) =>
+        Measure(original, quantized, hessian).RelativeOutputError;
+
+    /// <summary>Both measures with one pass over ΔW (callers that report both use this).</summary>
+    internal static (double ProxyLoss, double RelativeOutputError) Measure(DenseMatrix original, ReadOnlySpan<float> quantized, HessianEstimate hessian)
+    {
+        Validate(original, quantized, hessian);
+        double loss = RowQuadraticSum(Delta(original, quantized), original.Rows, original.Columns, hessian);
+        double reference = RowQuadraticSum(original.Data, original.Rows, original.Columns, hessian);
+        return (loss, reference > 0 ? Math.Sqrt(loss / reference) : (loss > 0 ? double.PositiveInfinity : 0));
+    }
+
+    private static void Validate(DenseMatrix original, ReadOnlySpan<float> quantized, HessianEstimate hessian)
+    {
         ArgumentNullException.ThrowIfNull(hessian);
         if (quantized.Length != original.Data.Length)
         {
@@ -26,31 +46,24 @@ public static class QuantizationError
         {
             ThrowHelper.ThrowArgument(nameof(hessian), $"The Hessian has size {hessian.Size} but the weight has {original.Columns} columns.");
         }
-
-        int n = original.Columns;
-        var delta = new float[quantized.Length];
-        TensorPrimitives.Subtract(quantized, original.Data.Span, delta);
-        return RowQuadraticSum(delta, original.Rows, n, hessian);
     }
 
-    /// <summary>The relative output error ‖ΔW·X‖_F / ‖W·X‖_F = sqrt(tr(ΔW·H·ΔWᵀ) / tr(W·H·Wᵀ)).</summary>
-    /// <exception cref="ArgumentException">Sizes disagree.</exception>
-    public static double RelativeOutputError(DenseMatrix original, ReadOnlySpan<float> quantized, HessianEstimate hessian)
+    private static float[] Delta(DenseMatrix original, ReadOnlySpan<float> quantized)
     {
-        double loss = ProxyLoss(original, quantized, hessian);
-        double reference = RowQuadraticSum(original.Data.ToArray(), original.Rows, original.Columns, hessian);
-        return reference > 0 ? Math.Sqrt(loss / reference) : (loss > 0 ? double.PositiveInfinity : 0);
+        var delta = new float[quantized.Length];
+        TensorPrimitives.Subtract(quantized, original.Data.Span, delta);
+        return delta;
     }
 
     /// <summary>Σ_r v_r·H·v_rᵀ, rows in parallel, each row's quadratic form accumulated in float64.</summary>
-    private static double RowQuadraticSum(float[] v, int rows, int n, HessianEstimate hessian)
+    private static double RowQuadraticSum(ReadOnlyMemory<float> v, int rows, int n, HessianEstimate hessian)
     {
         float[] h = hessian.MatrixArray, diag = hessian.DiagonalArray;
         bool full = hessian.Kind == HessianKind.Full;
         var perRow = new double[rows];
         Parallel.For(0, rows, r =>
         {
-            var d = v.AsSpan(r * n, n);
+            var d = v.Span.Slice(r * n, n);
             double sum = 0;
             if (full)
             {

@@ -46,14 +46,8 @@ internal static class DemoCommand
                 var watch = Stopwatch.StartNew();
                 var q = quantizer.Quantize(layer.Weights, quantizer.RequiredHessian == HessianKind.None ? null : h, null, ct);
                 watch.Stop();
-                var dq = q.Dequantize().Data.Span;
-                results.Add(new DemoResult(
-                    method,
-                    bits,
-                    groupSize,
-                    QuantizationError.ProxyLoss(layer.Weights, dq, layer.Hessian),
-                    QuantizationError.RelativeOutputError(layer.Weights, dq, layer.Hessian),
-                    watch.Elapsed.TotalMilliseconds));
+                var (loss, relative) = QuantizationError.Measure(layer.Weights, q.Dequantize().Data.Span, layer.Hessian);
+                results.Add(new DemoResult(method, bits, groupSize, loss, relative, watch.Elapsed.TotalMilliseconds));
             }
         }
 

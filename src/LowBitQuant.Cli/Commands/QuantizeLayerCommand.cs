@@ -148,8 +148,7 @@ internal static class QuantizeLayerCommand
                 break;
         }
 
-        double loss = QuantizationError.ProxyLoss(layer.Weights, dequantized, layer.Hessian);
-        double relative = QuantizationError.RelativeOutputError(layer.Weights, dequantized, layer.Hessian);
+        var (loss, relative) = QuantizationError.Measure(layer.Weights, dequantized, layer.Hessian);
         metadata["proxy_loss"] = Invariant(loss);
         metadata["relative_output_error"] = Invariant(relative);
 

@@ -31,4 +31,12 @@ public static class HessianEstimator
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Only Diagonal and Full Hessians can be estimated (None needs no estimator)."),
         };
     }
+
+    /// <summary>The estimate of one whole batch of activations (tokens × columns): create, accumulate once, build.</summary>
+    internal static HessianEstimate Estimate(HessianKind kind, DenseMatrix activations, ComputeContext? compute = null)
+    {
+        using var estimator = Create(kind, activations.Columns, compute);
+        estimator.Accumulate(activations.Data.Span);
+        return estimator.Build();
+    }
 }

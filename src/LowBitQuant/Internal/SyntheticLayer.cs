@@ -71,14 +71,8 @@ internal sealed class SyntheticLayer
             }
         }
 
-        return new SyntheticLayer(new DenseMatrix(w, rows, columns), new DenseMatrix(x, tokens, columns), Gram(x, columns));
-    }
-
-    private static HessianEstimate Gram(float[] x, int columns)
-    {
-        using var estimator = HessianEstimator.Create(HessianKind.Full, columns, ComputeContext.Cpu);
-        estimator.Accumulate(x);
-        return estimator.Build();
+        var activations = new DenseMatrix(x, tokens, columns);
+        return new SyntheticLayer(new DenseMatrix(w, rows, columns), activations, HessianEstimator.Estimate(HessianKind.Full, activations));
     }
 
     private static double Normal(Random rng) =>

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace LowBitQuant.Internal;
@@ -37,17 +36,4 @@ internal static class Validation
 
     /// <summary>True when every element is finite.</summary>
     public static bool AllFinite(ReadOnlySpan<float> values) => IndexOfNonFinite(values) < 0;
-
-    /// <summary>Sum of squares accumulated in float64 (for norms that must not lose precision).</summary>
-    public static double SumOfSquares(ReadOnlySpan<float> values)
-    {
-        double sum = 0;
-        const int Chunk = 4096;
-        for (int i = 0; i < values.Length; i += Chunk)
-        {
-            sum += TensorPrimitives.SumOfSquares(values.Slice(i, Math.Min(Chunk, values.Length - i)));
-        }
-
-        return sum;
-    }
 }

@@ -40,7 +40,7 @@ public static class LayerwiseQuantizer
         var total = Stopwatch.StartNew();
         var config = model.Config;
         var chunks = calibration.Sequences.Chunk(options.SequencesPerChunk).Select(c => model.Prepare(c)).ToArray();
-        var store = options.ResumeDirectory is null ? null : ResumeStore.Open(options.ResumeDirectory, Fingerprint(model, calibration, options), options);
+        var store = options.ResumeDirectory is null ? null : ResumeStore.Open(options.ResumeDirectory, Fingerprint(model, calibration, options));
         if (store?.Note is string note)
         {
             options.Logger?.LogInformation("{Note}", note);
@@ -77,11 +77,11 @@ public static class LayerwiseQuantizer
                     foreach (var tensorKind in subset)
                     {
                         string module = config.GetModuleName(tensorKind, layer);
-                        var (quantized, report) = QuantizeModule(model, module, estimates[InputOf(tensorKind)], options, clock, cancellationToken);
+                        var (quantized, dequantized, report) = QuantizeModule(model, module, estimates[InputOf(tensorKind)], options, clock, cancellationToken);
                         modules[module] = quantized;
                         reports.Add(report);
                         finished.Add((module, quantized, report));
-                        ApplyOrDefer(model, options, deferred, module, quantized.Dequantize());
+                        ApplyOrDefer(model, options, deferred, module, dequantized);
                         options.Progress?.Report(new LayerwiseProgress(layer, config.Layers, module, report, total.Elapsed));
                     }
                 }
@@ -144,7 +144,7 @@ public static class LayerwiseQuantizer
                 var copy = (float[])x[c].Clone();
                 var watch = Stopwatch.StartNew();
                 model.RunBlock(layer, copy, chunks[c]);
-                clock.Forward += watch.Elapsed.TotalSeconds - observer.TakeHessianSeconds();
+                clock.Forward += watch.Elapsed.TotalSeconds - observer.EndChunk();
             }
         }
         finally
@@ -166,7 +166,7 @@ public static class LayerwiseQuantizer
     private static HessianKind StatisticsKind(HessianKind required, int columns) =>
         required == HessianKind.Full || columns <= 4096 ? HessianKind.Full : HessianKind.Diagonal;
 
-    private static (QuantizedTensor, ModuleReport) QuantizeModule(LlamaModel model, string module, HessianEstimate statistics, LayerwiseOptions options, Timings clock, CancellationToken ct)
+    private static (QuantizedTensor, DenseMatrix, ModuleReport) QuantizeModule(LlamaModel model, string module, HessianEstimate statistics, LayerwiseOptions options, Timings clock, CancellationToken ct)
     {
         var quantizer = options.Quantizer;
         var weights = model.GetLinearWeights(module);
@@ -190,14 +190,15 @@ public static class LayerwiseQuantizer
 
         double seconds = watch.Elapsed.TotalSeconds;
         clock.Quantizer += seconds;
-        var dq = quantized.Dequantize().Data.Span;
+        var dequantized = quantized.Dequantize();
+        var (loss, relative) = QuantizationError.Measure(weights, dequantized.Data.Span, statistics);
         var d = quantized.Diagnostics;
         if (d.Fallback is string fallback)
         {
             options.Logger?.LogWarning("{Module}: {Fallback}", module, fallback);
         }
 
-        return (quantized, new ModuleReport
+        return (quantized, dequantized, new ModuleReport
         {
             Module = module,
             Method = d.Method,
@@ -206,8 +207,8 @@ public static class LayerwiseQuantizer
             Rows = quantized.Rows,
             Columns = quantized.Columns,
             Tokens = statistics.SampleCount,
-            ProxyLoss = QuantizationError.ProxyLoss(weights, dq, statistics),
-            RelativeOutputError = QuantizationError.RelativeOutputError(weights, dq, statistics),
+            ProxyLoss = loss,
+            RelativeOutputError = relative,
             FullHessian = statistics.Kind == HessianKind.Full,
             Damping = d.Damping,
             Fallback = d.Fallback,
@@ -259,7 +260,8 @@ public static class LayerwiseQuantizer
         private readonly HashSet<int> _seen = [];
         private double _hessianSeconds;
 
-        public double TakeHessianSeconds()
+        /// <summary>Ends a chunk: returns the seconds spent accumulating during it, and forgets which inputs it saw.</summary>
+        public double EndChunk()
         {
             double s = _hessianSeconds;
             _hessianSeconds = 0;

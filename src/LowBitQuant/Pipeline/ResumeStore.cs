@@ -23,7 +23,7 @@ internal sealed class ResumeStore
     /// <summary>What happened to earlier state, or null when there was none.</summary>
     public string? Note { get; }
 
-    public static ResumeStore Open(string directory, string fingerprint, LayerwiseOptions options)
+    public static ResumeStore Open(string directory, string fingerprint)
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, FingerprintFile);
@@ -51,7 +51,6 @@ internal sealed class ResumeStore
             AtomicFile.Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(fingerprint)), CancellationToken.None);
         }
 
-        _ = options;
         return new ResumeStore(directory, note);
     }
 
