@@ -115,6 +115,10 @@ public sealed class QuantizedTensor
         Diagnostics = diagnostics ?? new QuantizationDiagnostics { Method = "unknown" };
     }
 
+    /// <summary>The same tensor (arrays shared) with other diagnostics.</summary>
+    internal QuantizedTensor WithDiagnostics(QuantizationDiagnostics diagnostics) =>
+        new(Scheme, Rows, Columns, _codes, _scales, _zeros, _groupIndex, InputTransform, diagnostics);
+
     /// <summary>The grid.</summary>
     public QuantizationScheme Scheme { get; }
 

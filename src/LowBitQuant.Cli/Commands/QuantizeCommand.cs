@@ -130,7 +130,7 @@ internal static class QuantizeCommand
             File.WriteAllText(reportFile, JsonSerializer.Serialize(result.Reports, CliJson.Options));
             var extra = new List<string> { reportFile };
             extra.AddRange(TokenizerFiles(r.Model, r.Tokenizer, config.VocabSize));
-            summary = QuantizedCheckpointWriter.Write(model.Source, result.Modules, f, r.Output!, new QuantizedCheckpointOptions
+            summary = QuantizedCheckpointWriter.Write(result.Weights, result.Modules, f, r.Output!, new QuantizedCheckpointOptions
             {
                 Method = result.Reports[0].Method,
                 ExtraFiles = extra,
@@ -144,13 +144,14 @@ internal static class QuantizeCommand
             Directory.Delete(partial!, recursive: true);
         }
 
-        // Modules the format could not hold are full precision on disk: make the in-memory model match before comparing.
+        // Modules the format could not hold are full precision on disk (HeRo-Q's folded weights where it ran): make the in-memory
+        // model match before comparing.
         foreach (var excluded in summary?.ExcludedModules ?? [])
         {
             config.TryParseModuleName(excluded.Name, out int layer, out var tensor);
             var (rows, columns) = config.GetShape(tensor);
             var original = new float[rows * columns];
-            model.Source.ReadTensor(tensor, layer, original);
+            result.Weights.ReadTensor(tensor, layer, original);
             model.ReplaceLinearWeights(excluded.Name, new DenseMatrix(original, rows, columns));
         }
 
@@ -165,11 +166,6 @@ internal static class QuantizeCommand
         if (format is null)
         {
             return;
-        }
-
-        if (method.Method.Equals("heroq", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ArgumentException("HeRo-Q results carry an input transform per layer, which the checkpoint formats cannot hold until transform folding lands in the pipeline; use --format none with --eval to measure HeRo-Q.");
         }
 
         if (format == QuantizedCheckpointFormat.Gptq || method.Scheme.GroupSize is not int g)

@@ -52,13 +52,23 @@ public static class LayerwiseQuantizer
         var clock = new Timings();
         int resumed = 0;
 
+        // HeRo-Q's transforms are folded into the full-precision weights, and its inner quantizer runs on the folded ones.
+        var folding = options.Quantizer is HeroQQuantizer heroq ? new HeroQFolding(model, heroq, options.Logger) : null;
+        var quantizer = folding?.Inner ?? options.Quantizer;
+        folding?.RotateResidual();
+
         float[][] x = Time(ref clock.Forward, () => chunks.Select(model.Embed).ToArray());
         for (int layer = 0; layer < config.Layers; layer++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (store?.TryLoad(layer, model.Config, options.Quantizer) is { } saved)
+            if (store?.TryLoad(layer, model.Config) is { } saved)
             {
-                foreach (var (module, tensor, report) in saved)
+                if (folding is not null)
+                {
+                    folding.Apply(layer, saved.Fold ?? throw new InvalidDataException($"The resumed block {layer} has no HeRo-Q transforms; delete '{options.ResumeDirectory}' and start again."));
+                }
+
+                foreach (var (module, tensor, report) in saved.Modules)
                 {
                     modules[module] = tensor;
                     reports.Add(report);
@@ -69,15 +79,26 @@ public static class LayerwiseQuantizer
             }
             else
             {
+                BlockFold? fold = null;
+                if (folding is not null)
+                {
+                    // Every transform of the block is chosen on its full-precision inputs, then folded before anything is quantized
+                    // (v_proj must absorb o_proj's transform before v_proj itself is quantized).
+                    var inputs = Capture(model, layer, [.. LlamaConfig.LinearTensors], HessianKind.Full, chunks, x, options, clock, cancellationToken);
+                    fold = Time(ref clock.Quantizer, () => folding.Choose(layer, inputs, options.Compute, cancellationToken));
+                    folding.Apply(layer, fold);
+                    options.Logger?.LogInformation("Block {Layer} HeRo-Q transforms: {Summary}", layer, fold.Summary);
+                }
+
                 var subsets = options.TrueSequential ? TrueSequentialSubsets : [[.. LlamaConfig.LinearTensors]];
                 var finished = new List<(string, QuantizedTensor, ModuleReport)>();
                 foreach (var subset in subsets)
                 {
-                    var estimates = Capture(model, layer, subset, chunks, x, options, clock, cancellationToken);
+                    var estimates = Capture(model, layer, subset, quantizer.RequiredHessian, chunks, x, options, clock, cancellationToken);
                     foreach (var tensorKind in subset)
                     {
                         string module = config.GetModuleName(tensorKind, layer);
-                        var (quantized, dequantized, report) = QuantizeModule(model, module, estimates[InputOf(tensorKind)], options, clock, cancellationToken);
+                        var (quantized, dequantized, report) = QuantizeModule(model, module, estimates[InputOf(tensorKind)], quantizer, fold, options, clock, cancellationToken);
                         modules[module] = quantized;
                         reports.Add(report);
                         finished.Add((module, quantized, report));
@@ -86,7 +107,7 @@ public static class LayerwiseQuantizer
                     }
                 }
 
-                store?.Save(layer, finished, cancellationToken);
+                store?.Save(layer, finished, fold, cancellationToken);
             }
 
             Time(ref clock.Forward, () =>
@@ -106,7 +127,7 @@ public static class LayerwiseQuantizer
             model.ReplaceLinearWeights(module, weights);
         }
 
-        return new LayerwiseResult(modules, reports, resumed, store?.Note,
+        return new LayerwiseResult(modules, reports, resumed, store?.Note, folding?.Weights ?? model.Source,
             new LayerwiseTimings(clock.Forward, clock.Hessian, clock.Quantizer, total.Elapsed.TotalSeconds));
     }
 
@@ -120,7 +141,7 @@ public static class LayerwiseQuantizer
     };
 
     /// <summary>Runs block <paramref name="layer"/> on a copy of the residual stream and accumulates each distinct input of <paramref name="subset"/>.</summary>
-    private static Dictionary<int, HessianEstimate> Capture(LlamaModel model, int layer, LlamaTensor[] subset, LlamaBatch[] chunks, float[][] x, LayerwiseOptions options, Timings clock, CancellationToken ct)
+    private static Dictionary<int, HessianEstimate> Capture(LlamaModel model, int layer, LlamaTensor[] subset, HessianKind required, LlamaBatch[] chunks, float[][] x, LayerwiseOptions options, Timings clock, CancellationToken ct)
     {
         var estimators = new Dictionary<int, IHessianEstimator>();
         foreach (var t in subset)
@@ -129,7 +150,7 @@ public static class LayerwiseQuantizer
             if (!estimators.ContainsKey(input))
             {
                 int columns = model.Config.GetShape(t).Columns;
-                estimators[input] = HessianEstimator.Create(StatisticsKind(options.Quantizer.RequiredHessian, columns), columns, options.Compute);
+                estimators[input] = HessianEstimator.Create(StatisticsKind(required, columns), columns, options.Compute);
             }
         }
 
@@ -166,9 +187,8 @@ public static class LayerwiseQuantizer
     private static HessianKind StatisticsKind(HessianKind required, int columns) =>
         required == HessianKind.Full || columns <= 4096 ? HessianKind.Full : HessianKind.Diagonal;
 
-    private static (QuantizedTensor, DenseMatrix, ModuleReport) QuantizeModule(LlamaModel model, string module, HessianEstimate statistics, LayerwiseOptions options, Timings clock, CancellationToken ct)
+    private static (QuantizedTensor, DenseMatrix, ModuleReport) QuantizeModule(LlamaModel model, string module, HessianEstimate statistics, IQuantizer quantizer, BlockFold? fold, LayerwiseOptions options, Timings clock, CancellationToken ct)
     {
-        var quantizer = options.Quantizer;
         var weights = model.GetLinearWeights(module);
         HessianEstimate? hessian = quantizer.RequiredHessian switch
         {
@@ -190,6 +210,16 @@ public static class LayerwiseQuantizer
 
         double seconds = watch.Elapsed.TotalSeconds;
         clock.Quantizer += seconds;
+        if (fold is not null)
+        {
+            var inner = quantized.Diagnostics;
+            quantized = quantized.WithDiagnostics(inner with
+            {
+                Method = $"heroq({inner.Method})",
+                Notes = [.. inner.Notes, $"quantized in the block's folded HeRo-Q basis: {fold.Summary}"],
+            });
+        }
+
         var dequantized = quantized.Dequantize();
         var (loss, relative) = QuantizationError.Measure(weights, dequantized.Data.Span, statistics);
         var d = quantized.Diagnostics;
@@ -235,6 +265,9 @@ public static class LayerwiseQuantizer
             $"model={ModelFingerprint.Compute(model.Source)}",
             $"calibration={calibration.Fingerprint}",
             $"quantizer={options.Quantizer.GetType().Name};{options.Quantizer.Scheme};required={options.Quantizer.RequiredHessian}",
+            options.Quantizer is HeroQQuantizer h
+                ? $"heroq={h.Inner.GetType().Name};alphas={string.Join(',', h.Options.Alphas.Select(a => a.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))};rotation={h.Options.UseRotation};seed={h.Options.Seed};fallback={h.Options.RotationFallback}"
+                : "heroq=none",
             $"true_sequential={options.TrueSequential}",
             $"options={options.OptionsDescription}");
 

@@ -3,8 +3,9 @@ namespace LowBitQuant;
 /// <summary>The result of quantizing a model layer by layer.</summary>
 public sealed class LayerwiseResult
 {
-    internal LayerwiseResult(IReadOnlyDictionary<string, QuantizedTensor> modules, IReadOnlyList<ModuleReport> reports, int resumedLayers, string? resumeNote, LayerwiseTimings timings)
+    internal LayerwiseResult(IReadOnlyDictionary<string, QuantizedTensor> modules, IReadOnlyList<ModuleReport> reports, int resumedLayers, string? resumeNote, ILlamaWeightSource weights, LayerwiseTimings timings)
     {
+        Weights = weights;
         Modules = modules;
         Reports = reports;
         ResumedLayers = resumedLayers;
@@ -23,6 +24,12 @@ public sealed class LayerwiseResult
 
     /// <summary>What happened to previous durable state (e.g. discarded because the inputs changed), or null.</summary>
     public string? ResumeNote { get; }
+
+    /// <summary>
+    /// The full-precision weights the modules were quantized from, for writing a checkpoint: the model's source, or, for HeRo-Q,
+    /// a view of it with the transforms folded into norms, embeddings, head and linears (valid while the model is open).
+    /// </summary>
+    public ILlamaWeightSource Weights { get; }
 
     /// <summary>Where the time went.</summary>
     public LayerwiseTimings Timings { get; }

@@ -54,7 +54,8 @@ internal sealed class ResumeStore
         return new ResumeStore(directory, note);
     }
 
-    public void Save(int layer, IReadOnlyList<(string Module, QuantizedTensor Tensor, ModuleReport Report)> modules, CancellationToken ct)
+    /// <summary>Persists a finished block: its modules (in the basis they were quantized in) and HeRo-Q's folded transforms, if any.</summary>
+    public void Save(int layer, IReadOnlyList<(string Module, QuantizedTensor Tensor, ModuleReport Report)> modules, BlockFold? fold, CancellationToken ct)
     {
         var metadata = new Dictionary<string, string>
         {
@@ -62,12 +63,18 @@ internal sealed class ResumeStore
         };
         foreach (var (module, t, _) in modules)
         {
+            if (t.InputTransform is not null)
+            {
+                throw new InvalidOperationException($"Module '{module}' carries an input transform; the pipeline folds transforms and stores none.");
+            }
+
             metadata[$"{module}.scheme"] = string.Create(CultureInfo.InvariantCulture, $"{t.Scheme.Bits};{t.Scheme.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? ""};{t.Scheme.Symmetric}");
             metadata[$"{module}.diagnostics"] = JsonSerializer.Serialize(t.Diagnostics);
-            if (t.InputTransform is { } tr)
-            {
-                metadata[$"{module}.transform"] = $"{tr.Order};{tr.Rotation?.Descriptor ?? ""}";
-            }
+        }
+
+        if (fold is not null)
+        {
+            metadata["fold"] = JsonSerializer.Serialize(new { fold.OutputRotation, fold.Summary });
         }
 
         using var writer = SafetensorsWriter.Create(LayerPath(layer), metadata);
@@ -81,17 +88,21 @@ internal sealed class ResumeStore
                 writer.AddInt32($"{module}.g_idx", [t.Columns], t.GroupIndex.Span);
             }
 
-            if (t.InputTransform is { } transform && !transform.ChannelScales.IsEmpty)
+        }
+
+        foreach (var (name, scales) in FoldTensors(fold))
+        {
+            if (scales.Length > 0)
             {
-                writer.AddSingle($"{module}.channel_scales", [transform.ChannelScales.Length], transform.ChannelScales.Span);
+                writer.AddSingle(name, [scales.Length], scales);
             }
         }
 
         writer.Save(ct);
     }
 
-    /// <summary>The block's modules when a result for it exists, else null.</summary>
-    public List<(string Module, QuantizedTensor Tensor, ModuleReport Report)>? TryLoad(int layer, LlamaConfig config, IQuantizer quantizer)
+    /// <summary>The block's modules (and folded transforms, null when none were saved) when a result for it exists, else null.</summary>
+    public (List<(string Module, QuantizedTensor Tensor, ModuleReport Report)> Modules, BlockFold? Fold)? TryLoad(int layer, LlamaConfig config)
     {
         string path = LayerPath(layer);
         if (!File.Exists(path))
@@ -115,43 +126,34 @@ internal sealed class ResumeStore
             var s = new QuantizationScheme(int.Parse(scheme[0], CultureInfo.InvariantCulture), scheme[1].Length == 0 ? null : int.Parse(scheme[1], CultureInfo.InvariantCulture), bool.Parse(scheme[2]));
             var info = reader.Tensors[$"{m}.codes"];
             int rows = (int)info.Shape[0], columns = (int)info.Shape[1];
-            InputTransform? transform = null;
-            if (reader.Metadata.TryGetValue($"{m}.transform", out string? t))
-            {
-                string[] parts = t.Split(';', 2);
-                transform = new InputTransform(reader.Tensors.ContainsKey($"{m}.channel_scales") ? reader.ReadAsSingle($"{m}.channel_scales") : [], RebuildRotation(quantizer, columns, parts[1], path), Enum.Parse<TransformOrder>(parts[0]));
-            }
-
             var tensor = new QuantizedTensor(
                 s, rows, columns, reader.Read<byte>($"{m}.codes"), reader.ReadAsSingle($"{m}.scales"), reader.ReadAsSingle($"{m}.zeros"),
                 reader.Tensors.ContainsKey($"{m}.g_idx") ? reader.Read<int>($"{m}.g_idx") : null,
-                transform,
+                null,
                 JsonSerializer.Deserialize<QuantizationDiagnostics>(reader.Metadata[$"{m}.diagnostics"]));
             result.Add((m, tensor, report with { Resumed = true }));
         }
 
-        return result;
-    }
-
-    /// <summary>Rotations are rebuilt from the quantizer's own deterministic choice and must match the stored descriptor.</summary>
-    private static IRotation? RebuildRotation(IQuantizer quantizer, int size, string descriptor, string path)
-    {
-        if (descriptor.Length == 0)
+        BlockFold? fold = null;
+        if (reader.Metadata.TryGetValue("fold", out string? foldJson))
         {
-            return null;
+            using var info = JsonDocument.Parse(foldJson);
+            float[] Scales(string name) => reader.Tensors.ContainsKey(name) ? reader.ReadAsSingle(name) : [];
+            fold = new BlockFold(
+                Scales(AttentionFold), Scales(OutputFold), info.RootElement.GetProperty(nameof(BlockFold.OutputRotation)).GetBoolean(),
+                Scales(FeedForwardFold), Scales(DownFold), info.RootElement.GetProperty(nameof(BlockFold.Summary)).GetString() ?? "");
         }
 
-        if (quantizer is HeroQQuantizer heroq)
-        {
-            var rotation = RotationFactory.Create(size, heroq.Options.Seed, heroq.Options.RotationFallback).Rotation;
-            if (rotation.Descriptor == descriptor)
-            {
-                return rotation;
-            }
-        }
-
-        throw new InvalidDataException($"'{path}' holds a rotation ({descriptor}) that the current quantizer cannot rebuild.");
+        return (result, fold);
     }
+
+    private const string AttentionFold = "fold.attention_scales";
+    private const string OutputFold = "fold.output_scales";
+    private const string FeedForwardFold = "fold.feed_forward_scales";
+    private const string DownFold = "fold.down_scales";
+
+    private static (string Name, float[] Scales)[] FoldTensors(BlockFold? f) => f is null ? [] :
+        [(AttentionFold, f.Attention), (OutputFold, f.Output), (FeedForwardFold, f.FeedForward), (DownFold, f.Down)];
 
     private string LayerPath(int layer) => Path.Combine(_directory, $"layer-{layer:D4}.safetensors");
 }

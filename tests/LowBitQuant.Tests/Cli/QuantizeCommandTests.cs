@@ -51,6 +51,23 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     [SkippableFact]
+    public void HeroQFoldsItsTransformsAndWritesAGptqCheckpointThatReloadsToTheInMemoryModel()
+    {
+        string model = SharedData.Require("models/stories260K-hf");
+        string output = Path.Combine(_dir, "heroq");
+        string persuasion = Path.Combine(SharedData.Require("corpora/janeausten"), "persuasion.txt");
+        var r = CliRunner.Run([.. Args(model, output, "--method", "heroq", "--inner", "gptq", "--bits", "3", "--group-size", "32", "--eval", persuasion, "--eval-tokens", "300", "--json")]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var doc = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(15, doc.GetProperty("excluded").GetArrayLength());
+        Assert.True(doc.GetProperty("evaluation").GetProperty("reload_matches_in_memory").GetBoolean());
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement;
+        Assert.False(config.GetProperty("tie_word_embeddings").GetBoolean()); // the rotated head is no longer the embedding table
+        using var reloaded = LlamaModel.Open(output);
+        Assert.Equal(512, reloaded.Forward([1, 400, 300]).Length / 3);
+    }
+
+    [SkippableFact]
     public void Llama2cInputGivesAHuggingFaceStyleDashQCheckpoint()
     {
         string model = SharedData.Require("models/stories260K/stories260K.bin");

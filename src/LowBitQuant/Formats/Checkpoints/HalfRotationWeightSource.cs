@@ -20,15 +20,7 @@ internal sealed class HalfRotationWeightSource : ILlamaWeightSource
         }
 
         _inner = inner;
-        LlamaConfig c = inner.Config;
-        Config = new LlamaConfig(c.Dim, c.HiddenDim, c.Layers, c.Heads, c.KvHeads, c.VocabSize, c.MaxSequenceLength)
-        {
-            HeadDim = c.HeadDim,
-            RopeTheta = c.RopeTheta,
-            NormEpsilon = c.NormEpsilon,
-            TiedEmbeddings = c.TiedEmbeddings,
-            RopeConvention = RopeConvention.HalfRotation,
-        };
+        Config = inner.Config.With(RopeConvention.HalfRotation, inner.Config.TiedEmbeddings);
     }
 
     public LlamaConfig Config { get; }

@@ -254,7 +254,7 @@ public static class QuantizedCheckpointWriter
             ThrowHelper.ThrowArgument("outputDirectory", $"Output path '{target}' is an existing file, not a folder.");
         }
 
-        string? sourceFolder = source switch
+        string? sourceFolder = LlamaWeightOverlay.Unwrap(source) switch
         {
             HuggingFaceCheckpointReader h => h.Folder,
             QuantizedCheckpointReader q => q.Folder,
@@ -307,7 +307,7 @@ public static class QuantizedCheckpointWriter
 
     private static (JsonNode? Bos, JsonNode? Eos) TokenIds(ILlamaWeightSource source, QuantizedCheckpointOptions options)
     {
-        (JsonNode? bos, JsonNode? eos) = source switch
+        (JsonNode? bos, JsonNode? eos) = LlamaWeightOverlay.Unwrap(source) switch
         {
             HuggingFaceCheckpointReader h => HuggingFaceConfigBuilder.ReadTokenIds(h.Folder),
             QuantizedCheckpointReader q => HuggingFaceConfigBuilder.ReadTokenIds(q.Folder),

@@ -130,6 +130,17 @@ public sealed class LlamaConfig
     /// <summary>Width of the key and value projection outputs: <c>KvHeads · HeadDim</c>.</summary>
     public int KvDim => KvHeads * HeadDim;
 
+    /// <summary>A copy with the given RoPE convention and embedding tying (everything else equal).</summary>
+    internal LlamaConfig With(RopeConvention ropeConvention, bool tiedEmbeddings) =>
+        new(Dim, HiddenDim, Layers, Heads, KvHeads, VocabSize, MaxSequenceLength)
+        {
+            HeadDim = HeadDim,
+            RopeTheta = RopeTheta,
+            NormEpsilon = NormEpsilon,
+            TiedEmbeddings = tiedEmbeddings,
+            RopeConvention = ropeConvention,
+        };
+
     /// <summary>True for tensors stored once per decoder block.</summary>
     public static bool IsPerLayer(LlamaTensor tensor) => tensor is not (LlamaTensor.TokenEmbedding or LlamaTensor.FinalNorm or LlamaTensor.OutputHead);
 

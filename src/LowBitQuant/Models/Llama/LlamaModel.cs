@@ -56,7 +56,9 @@ public sealed class LlamaModel : IDisposable
     public ILinearInputObserver? LinearInputObserver { get; set; }
 
     /// <summary>Names of the linear modules whose weights were replaced.</summary>
-    public IEnumerable<string> ReplacedModules => _replaced.Keys.Select(k => Config.GetModuleName(k.Tensor, k.Layer));
+    public IEnumerable<string> ReplacedModules => _replaced.Keys
+        .Where(k => LlamaConfig.IsLinear(k.Tensor))
+        .Select(k => Config.GetModuleName(k.Tensor, k.Layer));
 
     /// <summary>The current weights of a linear module (replaced ones if any), as a new matrix.</summary>
     /// <exception cref="ArgumentException"><paramref name="moduleName"/> names no linear module of this model.</exception>
@@ -64,14 +66,55 @@ public sealed class LlamaModel : IDisposable
     {
         (int layer, LlamaTensor tensor) = ParseModule(moduleName, nameof(moduleName));
         (int rows, int columns) = Config.GetShape(tensor);
-        if (_replaced.TryGetValue((layer, tensor), out float[]? replaced))
+        return new DenseMatrix(GetWeights(tensor, layer), rows, columns);
+    }
+
+    /// <summary>A copy of any tensor's current values (replaced ones if any; a tied model's head is its embedding table).</summary>
+    internal float[] GetWeights(LlamaTensor tensor, int layer)
+    {
+        int key = LlamaConfig.IsPerLayer(tensor) ? layer : 0;
+        if (_replaced.TryGetValue((key, tensor), out float[]? replaced))
         {
-            return new DenseMatrix(replaced.ToArray(), rows, columns);
+            return replaced.ToArray();
         }
 
+        if (tensor == LlamaTensor.OutputHead && Config.TiedEmbeddings)
+        {
+            return GetWeights(LlamaTensor.TokenEmbedding, 0);
+        }
+
+        (int rows, int columns) = Config.GetShape(tensor);
         var data = new float[rows * columns];
-        _source.ReadTensor(tensor, layer, data);
-        return new DenseMatrix(data, rows, columns);
+        _source.ReadTensor(tensor, key, data);
+        return data;
+    }
+
+    /// <summary>
+    /// Replaces any tensor (norm weights, embeddings, head, linears) for later forward passes; <paramref name="data"/> is kept, not
+    /// copied. Replacing the head of a tied model unties it: the head then reads <paramref name="data"/>, the embedding stays.
+    /// </summary>
+    internal void ReplaceWeights(LlamaTensor tensor, int layer, float[] data)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        (int rows, int columns) = Config.GetShape(tensor);
+        if (data.Length != rows * columns)
+        {
+            ThrowHelper.ThrowArgument(nameof(data), $"Weights for {Config.GetTensorName(tensor, layer)} must have {rows * columns} values, but {data.Length} were given.");
+        }
+
+        bool perLayer = LlamaConfig.IsPerLayer(tensor);
+        _replaced[(perLayer ? layer : 0, tensor)] = data;
+        if (perLayer && _layerCache[layer] is { } cached)
+        {
+            cached[tensor] = data;
+        }
+
+        switch (tensor)
+        {
+            case LlamaTensor.TokenEmbedding: _embedding = null; break;
+            case LlamaTensor.OutputHead: _outputHead = null; break;
+            case LlamaTensor.FinalNorm: _finalNorm = null; break;
+        }
     }
 
     /// <summary>Replaces a linear module's weights (e.g. by dequantized ones) for all later forward passes; the values are copied.</summary>
@@ -86,19 +129,15 @@ public sealed class LlamaModel : IDisposable
             ThrowHelper.ThrowArgument(nameof(weights), $"Weights for '{moduleName}' must be [{rows}, {columns}], but [{weights.Rows}, {weights.Columns}] were given.");
         }
 
-        float[] copy = weights.Data.ToArray();
-        _replaced[(layer, tensor)] = copy;
-        if (_layerCache[layer] is { } cached)
-        {
-            cached[tensor] = copy;
-        }
+        ReplaceWeights(tensor, layer, weights.Data.ToArray());
     }
 
-    /// <summary>Restores the checkpoint's weights for every replaced module.</summary>
+    /// <summary>Restores the checkpoint's weights for every replaced tensor.</summary>
     public void ClearReplacedWeights()
     {
         _replaced.Clear();
         Array.Clear(_layerCache);
+        _embedding = _outputHead = _finalNorm = null;
     }
 
     /// <summary>Logits at every position of one sequence: <c>tokens.Length × VocabSize</c>, row-major.</summary>
@@ -245,7 +284,9 @@ public sealed class LlamaModel : IDisposable
         var xb = new float[total * dim];
         float[] finalNorm = GetGlobal(LlamaTensor.FinalNorm, ref _finalNorm);
         LlamaKernels.RmsNorm(x, total, dim, finalNorm, (float)c.NormEpsilon, xb);
-        float[] head = c.TiedEmbeddings ? GetGlobal(LlamaTensor.TokenEmbedding, ref _embedding) : GetGlobal(LlamaTensor.OutputHead, ref _outputHead);
+        float[] head = c.TiedEmbeddings && !_replaced.ContainsKey((0, LlamaTensor.OutputHead))
+            ? GetGlobal(LlamaTensor.TokenEmbedding, ref _embedding)
+            : GetGlobal(LlamaTensor.OutputHead, ref _outputHead);
         var logits = new float[total * c.VocabSize];
         LlamaKernels.MatMulTransposed(xb, total, dim, head, c.VocabSize, logits);
         if (!_keepWeightsInMemory)
@@ -294,9 +335,9 @@ public sealed class LlamaModel : IDisposable
         }
 
         LlamaLayerWeights weights = LlamaLayerWeights.Read(_source, layer);
-        foreach (LlamaTensor tensor in LlamaConfig.LinearTensors)
+        foreach (var ((l, tensor), replaced) in _replaced)
         {
-            if (_replaced.TryGetValue((layer, tensor), out float[]? replaced))
+            if (l == layer && LlamaConfig.IsPerLayer(tensor))
             {
                 weights[tensor] = replaced;
             }
@@ -312,7 +353,11 @@ public sealed class LlamaModel : IDisposable
 
     private float[] GetGlobal(LlamaTensor tensor, ref float[]? slot)
     {
-        if (slot is null)
+        if (slot is null && _replaced.TryGetValue((0, tensor), out float[]? replaced))
+        {
+            slot = replaced;
+        }
+        else if (slot is null)
         {
             (int rows, int columns) = Config.GetShape(tensor);
             var data = new float[rows * columns];

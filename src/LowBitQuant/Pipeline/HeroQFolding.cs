@@ -1,0 +1,285 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace LowBitQuant;
+
+/// <summary>
+/// HeRo-Q inside the layer-by-layer pipeline, with every transform folded into neighbouring full-precision weights so the
+/// quantized model stays a standard checkpoint (algorithms/heroq.md §5, §5.2):
+/// <list type="bullet">
+/// <item>the single residual-stream rotation R₁ (when <see cref="HeroQOptions.UseRotation"/>): every norm weight folded into
+/// its readers, readers W ← W·R₁, writers W ← R₁ᵀ·W, embeddings E ← E·R₁, and the (untied) head;</item>
+/// <item>per block, a diagonal D per shared input chosen on the block's full-precision statistics: q/k/v and gate/up fold 1/d into
+/// their norm weight, o_proj folds D (identical for query heads sharing a key/value head) and optionally a per-head Hadamard
+/// rotation into v_proj's rows, down_proj folds D into up_proj's rows.</item>
+/// </list>
+/// down_proj's rotation needs an online transform (SiLU and the gated product do not commute with it) and is not used.
+/// The inner quantizer then runs on the folded weights, whose calibration inputs are already in the transformed basis.
+/// </summary>
+internal sealed class HeroQFolding
+{
+    private readonly LlamaModel _model;
+    private readonly HeroQQuantizer _heroq;
+    private readonly LlamaWeightOverlay _weights;
+    private readonly HeadwiseRotation? _headRotation;
+
+    public HeroQFolding(LlamaModel model, HeroQQuantizer heroq, ILogger? logger)
+    {
+        _model = model;
+        _heroq = heroq;
+        _weights = new LlamaWeightOverlay(model.Source);
+        var c = model.Config;
+        if (heroq.Options.UseRotation)
+        {
+            var o = heroq.Options;
+            Residual = TryRotation(c.Dim, o.Seed, o.RotationFallback, "residual stream", logger);
+            if (TryRotation(c.HeadDim, o.Seed + 1, o.RotationFallback, "attention head", logger) is { } head)
+            {
+                _headRotation = new HeadwiseRotation(head, c.Heads);
+            }
+        }
+    }
+
+    /// <summary>R₁, or null when rotation is off or no rotation of the model width exists.</summary>
+    public IRotation? Residual { get; }
+
+    /// <summary>The full-precision weights the modules are quantized from (the source with the folds applied).</summary>
+    public ILlamaWeightSource Weights => _weights;
+
+    /// <summary>The quantizer run on the folded weights.</summary>
+    public IQuantizer Inner => _heroq.Inner;
+
+    /// <summary>Folds R₁ into the whole model (once, before the embeddings are taken); a no-op without R₁.</summary>
+    public void RotateResidual()
+    {
+        if (Residual is not { } r)
+        {
+            return;
+        }
+
+        var c = _model.Config;
+        for (int layer = 0; layer < c.Layers; layer++)
+        {
+            var m = ReadLinears(layer);
+            RotateReaders(LlamaTensor.AttentionNorm, layer, r, m[LlamaTensor.QueryProjection], m[LlamaTensor.KeyProjection], m[LlamaTensor.ValueProjection]);
+            TransformFolding.RotateResidualWriter(m[LlamaTensor.OutputProjection], r);
+            RotateReaders(LlamaTensor.FeedForwardNorm, layer, r, m[LlamaTensor.GateProjection], m[LlamaTensor.UpProjection]);
+            TransformFolding.RotateResidualWriter(m[LlamaTensor.DownProjection], r);
+            foreach (var (t, w) in m)
+            {
+                Set(t, layer, w.Data.ToArray());
+            }
+        }
+
+        var head = Matrix(LlamaTensor.OutputHead, 0); // a tied model's head is its embedding table, read before that is rotated
+        var embedding = Matrix(LlamaTensor.TokenEmbedding, 0);
+        TransformFolding.RotateEmbeddings(embedding, r);
+        Set(LlamaTensor.TokenEmbedding, 0, embedding.Data.ToArray());
+        RotateReaders(LlamaTensor.FinalNorm, 0, r, head);
+        Set(LlamaTensor.OutputHead, 0, head.Data.ToArray());
+    }
+
+    /// <summary>
+    /// Chooses the block's transforms from its full-precision input statistics (index as the pipeline's inputs: 0 attention norm,
+    /// 1 attention output, 2 feed-forward norm, 3 gated product), scoring each candidate by the inner quantizer's proxy loss
+    /// tr(ΔW·H·ΔWᵀ) summed over the linears sharing the input; the identity always takes part.
+    /// </summary>
+    public BlockFold Choose(int layer, IReadOnlyDictionary<int, HessianEstimate> inputs, ComputeContext? compute, CancellationToken ct)
+    {
+        var c = _model.Config;
+        var notes = new List<string>();
+        float[] attention = ChooseScales(layer, [LlamaTensor.QueryProjection, LlamaTensor.KeyProjection, LlamaTensor.ValueProjection], inputs[0], "q/k/v", notes, compute, ct);
+        float[] feedForward = ChooseScales(layer, [LlamaTensor.GateProjection, LlamaTensor.UpProjection], inputs[2], "gate/up", notes, compute, ct);
+        float[] down = ChooseScales(layer, [LlamaTensor.DownProjection], inputs[3], "down", notes, compute, ct);
+
+        // o_proj: D from diag(H) averaged over the query heads sharing each key/value head, with and without the per-head rotation.
+        var h = inputs[1];
+        var o = Matrix(LlamaTensor.OutputProjection, layer);
+        var shared = SharedHeadDiagonal(h.Diagonal.Span, c);
+        (float[] Scales, bool Rotated, string Label, double Score) best = ([], false, "identity", _heroq.QuantizeWithTransform(o, h, null, compute, ct).Score);
+        var scores = new List<string> { Fmt($"identity={best.Score:G6}") };
+        foreach (double alpha in _heroq.Options.Alphas.Prepend(0).Distinct())
+        {
+            var d = HeroQQuantizer.ChannelScales(shared, alpha);
+            if (d is null)
+            {
+                continue;
+            }
+
+            foreach (bool rotated in _headRotation is null ? new[] { false } : new[] { false, true })
+            {
+                if (d.Length == 0 && !rotated)
+                {
+                    continue; // the identity again
+                }
+
+                double score = _heroq.QuantizeWithTransform(o, h, OutputTransform(d, rotated, c.Heads), compute, ct).Score;
+                string label = Fmt($"alpha={alpha}{(rotated ? "+head-rotation" : "")}");
+                scores.Add(Fmt($"{label}={score:G6}"));
+                if (score < best.Score)
+                {
+                    best = (d, rotated, label, score);
+                }
+            }
+        }
+
+        notes.Add($"o_proj: {best.Label} ({string.Join(", ", scores)})");
+        return new BlockFold(attention, best.Scales, best.Rotated, feedForward, down, string.Join("; ", notes));
+    }
+
+    /// <summary>Folds a block's transforms into its weights (model and <see cref="Weights"/>); used for fresh and resumed blocks alike.</summary>
+    public void Apply(int layer, BlockFold fold)
+    {
+        var c = _model.Config;
+        var m = ReadLinears(layer);
+        var changed = new HashSet<LlamaTensor>();
+        ScaleReaders(layer, LlamaTensor.AttentionNorm, fold.Attention, m, changed, LlamaTensor.QueryProjection, LlamaTensor.KeyProjection, LlamaTensor.ValueProjection);
+        ScaleReaders(layer, LlamaTensor.FeedForwardNorm, fold.FeedForward, m, changed, LlamaTensor.GateProjection, LlamaTensor.UpProjection);
+        if (fold.Output.Length > 0 || fold.OutputRotation)
+        {
+            OutputTransform(fold.Output, fold.OutputRotation, c.Heads).TransformWeights(m[LlamaTensor.OutputProjection].Data.Span);
+            TransformFolding.FoldIntoPrecedingLinear(m[LlamaTensor.ValueProjection], OutputTransform(fold.Output, fold.OutputRotation, c.KvHeads));
+            changed.UnionWith([LlamaTensor.OutputProjection, LlamaTensor.ValueProjection]);
+        }
+
+        if (fold.Down.Length > 0)
+        {
+            var t = new InputTransform(fold.Down, null);
+            t.TransformWeights(m[LlamaTensor.DownProjection].Data.Span);
+            TransformFolding.FoldScalesIntoUpProjection(m[LlamaTensor.UpProjection], t);
+            changed.UnionWith([LlamaTensor.DownProjection, LlamaTensor.UpProjection]);
+        }
+
+        foreach (var t in changed)
+        {
+            Set(t, layer, m[t].Data.ToArray());
+        }
+    }
+
+    /// <summary>d over the query space for o_proj's input, or over the key/value space for v_proj's rows: the same per kv head.</summary>
+    private InputTransform OutputTransform(float[] kvScales, bool rotated, int heads)
+    {
+        var c = _model.Config;
+        float[] scales = kvScales;
+        if (kvScales.Length > 0 && heads != c.KvHeads)
+        {
+            int group = c.Heads / c.KvHeads;
+            scales = new float[heads * c.HeadDim];
+            for (int head = 0; head < heads; head++)
+            {
+                kvScales.AsSpan(head / group * c.HeadDim, c.HeadDim).CopyTo(scales.AsSpan(head * c.HeadDim));
+            }
+        }
+
+        return new InputTransform(scales, rotated ? _headRotation!.WithHeads(heads) : null);
+    }
+
+    /// <summary>diag(H) of the attention output (query space) averaged over the query heads sharing each key/value head.</summary>
+    private static float[] SharedHeadDiagonal(ReadOnlySpan<float> diagonal, LlamaConfig c)
+    {
+        int group = c.Heads / c.KvHeads;
+        var shared = new float[c.KvDim];
+        for (int head = 0; head < c.Heads; head++)
+        {
+            for (int i = 0; i < c.HeadDim; i++)
+            {
+                shared[(head / group * c.HeadDim) + i] += diagonal[(head * c.HeadDim) + i] / group;
+            }
+        }
+
+        return shared;
+    }
+
+    private float[] ChooseScales(int layer, LlamaTensor[] members, HessianEstimate h, string label, List<string> notes, ComputeContext? compute, CancellationToken ct)
+    {
+        var weights = members.Select(t => Matrix(t, layer)).ToArray();
+        double Score(InputTransform? t) => weights.Sum(w => _heroq.QuantizeWithTransform(w, h, t, compute, ct).Score);
+
+        (float[] Scales, string Label, double Score) best = ([], "identity", Score(null));
+        var scores = new List<string> { Fmt($"identity={best.Score:G6}") };
+        foreach (double alpha in _heroq.Options.Alphas)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (HeroQQuantizer.ChannelScales(h.Diagonal.Span, alpha) is not { Length: > 0 } d)
+            {
+                continue;
+            }
+
+            double score = Score(new InputTransform(d, null));
+            scores.Add(Fmt($"alpha={alpha}={score:G6}"));
+            if (score < best.Score)
+            {
+                best = (d, Fmt($"alpha={alpha}"), score);
+            }
+        }
+
+        notes.Add($"{label}: {best.Label} ({string.Join(", ", scores)})");
+        return best.Scales;
+    }
+
+    private void ScaleReaders(int layer, LlamaTensor norm, float[] scales, Dictionary<LlamaTensor, DenseMatrix> m, HashSet<LlamaTensor> changed, params LlamaTensor[] readers)
+    {
+        if (scales.Length == 0)
+        {
+            return;
+        }
+
+        var t = new InputTransform(scales, null);
+        foreach (var r in readers)
+        {
+            t.TransformWeights(m[r].Data.Span);
+            changed.Add(r);
+        }
+
+        float[] gamma = _model.GetWeights(norm, layer);
+        TransformFolding.FoldScalesIntoNorm(gamma, t);
+        Set(norm, layer, gamma);
+    }
+
+    private void RotateReaders(LlamaTensor norm, int layer, IRotation r, params DenseMatrix[] readers)
+    {
+        float[] gamma = _model.GetWeights(norm, layer);
+        TransformFolding.FoldNormIntoReaders(gamma, readers);
+        foreach (var w in readers)
+        {
+            TransformFolding.RotateResidualReader(w, r);
+        }
+
+        Set(norm, layer, gamma);
+    }
+
+    private Dictionary<LlamaTensor, DenseMatrix> ReadLinears(int layer) =>
+        LlamaConfig.LinearTensors.ToDictionary(t => t, t => Matrix(t, layer));
+
+    private DenseMatrix Matrix(LlamaTensor tensor, int layer)
+    {
+        (int rows, int columns) = _model.Config.GetShape(tensor);
+        return new DenseMatrix(_model.GetWeights(tensor, layer), rows, columns);
+    }
+
+    private void Set(LlamaTensor tensor, int layer, float[] data)
+    {
+        _model.ReplaceWeights(tensor, layer, data);
+        _weights.Set(tensor, layer, data);
+    }
+
+    private static IRotation? TryRotation(int size, int seed, RotationFallback fallback, string what, ILogger? logger)
+    {
+        try
+        {
+            var choice = RotationFactory.Create(size, seed, fallback);
+            logger?.LogInformation("HeRo-Q {What} rotation: {Reason}", what, choice.Reason);
+            return choice.Rotation;
+        }
+        catch (NotSupportedException ex)
+        {
+            logger?.LogWarning("HeRo-Q: the {What} is not rotated: {Reason}", what, ex.Message);
+            return null;
+        }
+    }
+
+    private static string Fmt(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>One block's folded HeRo-Q transforms (empty scales for D = I): q/k/v, o_proj (key/value space), gate/up, down_proj.</summary>
+internal sealed record BlockFold(float[] Attention, float[] Output, bool OutputRotation, float[] FeedForward, float[] Down, string Summary);
