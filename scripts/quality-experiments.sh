@@ -39,12 +39,14 @@ for b in 4 3 2; do
   run "main-rtn-$b"   "$HF" --method rtn   --bits $b --group-size 0 --samples 128 --sequence-length $L --format dashq
   run "main-gptq-$b"  "$HF" "${GPTQ[@]}"   --bits $b --group-size 0 --samples 128 --sequence-length $L --format dashq
   run "main-dashq-$b" "$HF" --method dashq --bits $b --group-size 0 --samples 128 --sequence-length $L --format dashq
-  run "main-heroq-$b" "$HF" --method heroq --inner gptq --bits $b --group-size 0 --samples 128 --sequence-length $L --format none
+  run "main-heroq-$b" "$HF" --method heroq --inner gptq --act-order --static-groups --bits $b --group-size 0 --samples 128 --sequence-length $L --format dashq
+  run "main-heroqdashq-$b" "$HF" --method heroq --inner dashq --bits $b --group-size 0 --samples 128 --sequence-length $L --format dashq
 done
 # 2. GPTQ checkpoint format, group 32 (the 172-wide FFN modules are excluded and stay full precision).
 for b in 4 3; do
   run "gptqfmt-rtn-$b"  "$HF" --method rtn  --bits $b --group-size 32 --samples 128 --sequence-length $L --format gptq
   run "gptqfmt-gptq-$b" "$HF" "${GPTQ[@]}"  --bits $b --group-size 32 --samples 128 --sequence-length $L --format gptq
+  run "gptqfmt-heroq-$b" "$HF" --method heroq --inner gptq --act-order --static-groups --bits $b --group-size 32 --samples 128 --sequence-length $L --format gptq
 done
 # 3. Small calibration: N = 2, 8, 64 (N = 128 is the main table), same L.
 for b in 3 2; do

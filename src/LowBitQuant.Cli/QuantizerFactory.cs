@@ -14,6 +14,9 @@ internal sealed record MethodOptions(string Method, QuantizationScheme Scheme)
     /// <summary>Search the grid range before quantizing: RTN and GPTQ's clip search, DASH-Q's range candidates.</summary>
     public bool Search { get; init; }
 
+    /// <summary>HeRo-Q: include the Hadamard rotation (in the pipeline, the residual-stream and per-head rotations).</summary>
+    public bool Rotation { get; init; } = true;
+
     /// <summary>DASH-Q: integer zero points, so the result fits integer-zero formats (GPTQ, compressed-tensors).</summary>
     public bool IntegerZeros { get; init; }
 }
@@ -68,6 +71,6 @@ internal static class QuantizerFactory
             throw new ArgumentException($"Unknown inner method '{options.Inner}'; expected one of {string.Join(", ", Methods.Where(m => m != "heroq"))}.", "--inner");
         }
 
-        return new HeroQQuantizer(new HeroQOptions(), Create(options with { Method = inner, Inner = null }));
+        return new HeroQQuantizer(new HeroQOptions { UseRotation = options.Rotation }, Create(options with { Method = inner, Inner = null }));
     }
 }

@@ -36,11 +36,12 @@ internal static class QuantizeCommand
         var evalText = new Option<string[]>("--eval") { Description = "Held-out text files: report perplexity, KL and top-1 agreement of the written checkpoint against the original.", AllowMultipleArgumentsPerToken = true };
         var evalTokens = new Option<int?>("--eval-tokens") { Description = "Tokens per --eval file (default: all)." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "llama2.c tokenizer file (default: found beside the model)." };
+        var noRotation = new Option<bool>("--no-rotation") { Description = "HeRo-Q: diagonal smoothing only (no residual-stream or per-head Hadamard rotation)." };
         var search = new Option<bool>("--search") { Description = "Search the grid range first (RTN/GPTQ clip search, DASH-Q range candidates)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var command = new Command("quantize", "Quantize a whole Llama-family checkpoint layer by layer on calibration text and write a checkpoint (resumable).")
         {
-            model, calibration, method, inner, bits, groupSize, sym, actOrder, staticGroups, damp, samples, length, seed, onePass, format, output, force, evalText, evalTokens, tokenizer, search, json,
+            model, calibration, method, inner, bits, groupSize, sym, actOrder, staticGroups, damp, samples, length, seed, onePass, format, output, force, evalText, evalTokens, tokenizer, search, noRotation, json,
         };
         command.SetAction(p => CommandRunner.Run(ct =>
         {
@@ -58,6 +59,7 @@ internal static class QuantizeCommand
                     Damping = p.GetValue(damp),
                     Inner = p.GetValue(inner),
                     Search = p.GetValue(search),
+                    Rotation = !p.GetValue(noRotation),
                     IntegerZeros = p.GetValue(format) is "gptq" or "compressed-tensors",
                 },
                 p.GetValue(samples), p.GetValue(length), p.GetValue(seed), !p.GetValue(onePass), p.GetValue(format)!.ToLowerInvariant(), p.GetValue(output), p.GetValue(force),

@@ -29,6 +29,11 @@ internal sealed class HeroQFolding
         _heroq = heroq;
         _weights = new LlamaWeightOverlay(model.Source);
         var c = model.Config;
+        if (heroq.Options.LearnedSteps > 0)
+        {
+            logger?.LogWarning("HeRo-Q: LearnedSteps = {Steps} is not used by the layer-by-layer pipeline (learned per-module scales cannot be shared by the modules a fold serves); the alpha search is", heroq.Options.LearnedSteps);
+        }
+
         if (heroq.Options.UseRotation)
         {
             var o = heroq.Options;
@@ -42,6 +47,9 @@ internal sealed class HeroQFolding
 
     /// <summary>R₁, or null when rotation is off or no rotation of the model width exists.</summary>
     public IRotation? Residual { get; }
+
+    /// <summary>Whether and why R₁ was kept or rejected (set by the pipeline), or null before that decision.</summary>
+    public string? ResidualNote { get; set; }
 
     /// <summary>The full-precision weights the modules are quantized from (the source with the folds applied).</summary>
     public ILlamaWeightSource Weights => _weights;
@@ -80,6 +88,71 @@ internal sealed class HeroQFolding
     }
 
     /// <summary>
+    /// Scores one block without and with R₁ on its full-precision inputs (unrotated model): the inner quantizer's proxy loss summed
+    /// over the residual readers (q/k/v, gate/up, seeing W·diag(γ)·R₁ and the normalised input rotated) and writers (o_proj,
+    /// down_proj, R₁ᵀ·W). R₁ is kept only when the sum over all blocks is lower with it, so HeRo-Q's identity candidate also
+    /// covers the one transform shared by the whole model.
+    /// </summary>
+    public (double Plain, double Rotated) ScoreResidual(int layer, IReadOnlyDictionary<int, HessianEstimate> inputs, ComputeContext? compute, CancellationToken ct)
+    {
+        var r = Residual ?? throw new InvalidOperationException("No residual rotation to score.");
+        double plain = 0, rotated = 0;
+        double Score(DenseMatrix w, HessianEstimate h) => _heroq.QuantizeWithTransform(w, h, null, compute, ct).Score;
+        foreach (var (norm, input, readers) in new[]
+        {
+            (LlamaTensor.AttentionNorm, 0, new[] { LlamaTensor.QueryProjection, LlamaTensor.KeyProjection, LlamaTensor.ValueProjection }),
+            (LlamaTensor.FeedForwardNorm, 2, new[] { LlamaTensor.GateProjection, LlamaTensor.UpProjection }),
+        })
+        {
+            var h = inputs[input];
+            float[] gamma = _model.GetWeights(norm, layer);
+            if (Array.IndexOf(gamma, 0f) >= 0)
+            {
+                return (0, double.PositiveInfinity); // a zero norm weight hides its channel's statistics: keep the model unrotated
+            }
+
+            var rotatedH = HeroQQuantizer.ConditionHessian(Unscale(h, gamma), new InputTransform([], r));
+            foreach (var t in readers)
+            {
+                var w = Matrix(t, layer);
+                plain += Score(w, h);
+                TransformFolding.FoldNormIntoReaders((float[])gamma.Clone(), w);
+                TransformFolding.RotateResidualReader(w, r);
+                rotated += Score(w, rotatedH);
+            }
+        }
+
+        foreach (var (writer, input) in new[] { (LlamaTensor.OutputProjection, 1), (LlamaTensor.DownProjection, 3) })
+        {
+            var w = Matrix(writer, layer);
+            plain += Score(w, inputs[input]);
+            TransformFolding.RotateResidualWriter(w, r);
+            rotated += Score(w, inputs[input]);
+        }
+
+        return (plain, rotated);
+    }
+
+    /// <summary>The statistics of x from those of x ⊙ γ: H_ij / (γ_i γ_j).</summary>
+    private static HessianEstimate Unscale(HessianEstimate h, float[] gamma)
+    {
+        int n = h.Size;
+        var m = (float[])h.MatrixArray.Clone();
+        var diag = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                m[(i * n) + j] /= gamma[i] * gamma[j];
+            }
+
+            diag[i] = m[(i * n) + i];
+        }
+
+        return HessianEstimate.CreateUnchecked(HessianKind.Full, n, h.SampleCount, diag, m);
+    }
+
+    /// <summary>
     /// Chooses the block's transforms from its full-precision input statistics (index as the pipeline's inputs: 0 attention norm,
     /// 1 attention output, 2 feed-forward norm, 3 gated product), scoring each candidate by the inner quantizer's proxy loss
     /// tr(ΔW·H·ΔWᵀ) summed over the linears sharing the input; the identity always takes part.
@@ -87,7 +160,7 @@ internal sealed class HeroQFolding
     public BlockFold Choose(int layer, IReadOnlyDictionary<int, HessianEstimate> inputs, ComputeContext? compute, CancellationToken ct)
     {
         var c = _model.Config;
-        var notes = new List<string>();
+        var notes = new List<string>(ResidualNote is null ? [] : [ResidualNote]);
         float[] attention = ChooseScales(layer, [LlamaTensor.QueryProjection, LlamaTensor.KeyProjection, LlamaTensor.ValueProjection], inputs[0], "q/k/v", notes, compute, ct);
         float[] feedForward = ChooseScales(layer, [LlamaTensor.GateProjection, LlamaTensor.UpProjection], inputs[2], "gate/up", notes, compute, ct);
         float[] down = ChooseScales(layer, [LlamaTensor.DownProjection], inputs[3], "down", notes, compute, ct);

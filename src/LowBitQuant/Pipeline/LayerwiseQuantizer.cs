@@ -55,7 +55,10 @@ public static class LayerwiseQuantizer
         // HeRo-Q's transforms are folded into the full-precision weights, and its inner quantizer runs on the folded ones.
         var folding = options.Quantizer is HeroQQuantizer heroq ? new HeroQFolding(model, heroq, options.Logger) : null;
         var quantizer = folding?.Inner ?? options.Quantizer;
-        folding?.RotateResidual();
+        if (folding?.Residual is not null && ResidualRotationHelps(model, folding, chunks, options, clock, cancellationToken))
+        {
+            folding.RotateResidual();
+        }
 
         float[][] x = Time(ref clock.Forward, () => chunks.Select(model.Embed).ToArray());
         for (int layer = 0; layer < config.Layers; layer++)
@@ -129,6 +132,38 @@ public static class LayerwiseQuantizer
 
         return new LayerwiseResult(modules, reports, resumed, store?.Note, folding?.Weights ?? model.Source,
             new LayerwiseTimings(clock.Forward, clock.Hessian, clock.Quantizer, total.Elapsed.TotalSeconds));
+    }
+
+    /// <summary>
+    /// One full-precision pass over the blocks scoring HeRo-Q's residual rotation R₁ against none (<see cref="HeroQFolding.ScoreResidual"/>);
+    /// true when R₁ lowers the summed proxy loss. The decision is logged and deterministic, so a resumed run makes the same one.
+    /// </summary>
+    private static bool ResidualRotationHelps(LlamaModel model, HeroQFolding folding, LlamaBatch[] chunks, LayerwiseOptions options, Timings clock, CancellationToken ct)
+    {
+        double plain = 0, rotated = 0;
+        float[][] x = Time(ref clock.Forward, () => chunks.Select(model.Embed).ToArray());
+        for (int layer = 0; layer < model.Config.Layers; layer++)
+        {
+            var inputs = Capture(model, layer, [.. LlamaConfig.LinearTensors], HessianKind.Full, chunks, x, options, clock, ct);
+            var (p, r) = Time(ref clock.Quantizer, () => folding.ScoreResidual(layer, inputs, options.Compute, ct));
+            plain += p;
+            rotated += r;
+            Time(ref clock.Forward, () =>
+            {
+                for (int c = 0; c < chunks.Length; c++)
+                {
+                    model.RunBlock(layer, x[c], chunks[c]);
+                }
+
+                return 0;
+            });
+        }
+
+        bool helps = rotated < plain;
+        folding.ResidualNote = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"residual rotation {(helps ? "kept" : "rejected")}: summed proxy loss {rotated:G6} with it, {plain:G6} without");
+        options.Logger?.LogInformation("HeRo-Q {Note}", folding.ResidualNote);
+        return helps;
     }
 
     /// <summary>Which modules share an input: q/k/v read the attention-norm output, gate/up the FFN-norm output.</summary>

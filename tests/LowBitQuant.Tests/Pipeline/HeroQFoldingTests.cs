@@ -129,6 +129,64 @@ public sealed class HeroQFoldingTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheResidualRotationScoreIsTheScoreOfTheRotatedModel()
+    {
+        // ScoreResidual predicts the rotated model's statistics from the unrotated ones (H of x⊙γ → H of Rᵀx); check it against
+        // statistics captured from the model after R₁ is folded. RTN's result does not depend on H, so the scores must agree.
+        using var model = Open();
+        var heroq = HeroQ();
+        var folding = new HeroQFolding(model, heroq, null);
+        const int layer = 1;
+        var before = Capture(model, layer);
+        var (plain, predicted) = folding.ScoreResidual(layer, before, null, CancellationToken.None);
+        folding.RotateResidual();
+        var after = Capture(model, layer);
+        var c = model.Config;
+        double Score(LlamaTensor t, int input)
+        {
+            var (rows, columns) = c.GetShape(t);
+            return heroq.QuantizeWithTransform(new DenseMatrix(model.GetWeights(t, layer), rows, columns), after[input], null).Score;
+        }
+
+        double measured = Score(LlamaTensor.QueryProjection, 0) + Score(LlamaTensor.KeyProjection, 0) + Score(LlamaTensor.ValueProjection, 0)
+            + Score(LlamaTensor.OutputProjection, 1) + Score(LlamaTensor.GateProjection, 2) + Score(LlamaTensor.UpProjection, 2) + Score(LlamaTensor.DownProjection, 3);
+        Assert.True(Math.Abs(predicted - measured) < 1e-3 * measured, $"predicted {predicted}, measured {measured}");
+        Assert.NotEqual(plain, predicted, 6);
+    }
+
+    /// <summary>Full H of each of the block's four linear inputs on the test tokens.</summary>
+    private static Dictionary<int, HessianEstimate> Capture(LlamaModel model, int layer)
+    {
+        var estimators = new Dictionary<LlamaTensor, IHessianEstimator>();
+        model.LinearInputObserver = new Observer((l, t, x) =>
+        {
+            if (l == layer && t is LlamaTensor.QueryProjection or LlamaTensor.OutputProjection or LlamaTensor.GateProjection or LlamaTensor.DownProjection)
+            {
+                if (!estimators.TryGetValue(t, out var e))
+                {
+                    estimators[t] = e = HessianEstimator.Create(HessianKind.Full, x.Columns);
+                }
+
+                e.Accumulate(x.Data.Span);
+            }
+        });
+        model.Forward(Tokens);
+        model.LinearInputObserver = null;
+        return new Dictionary<int, HessianEstimate>
+        {
+            [0] = estimators[LlamaTensor.QueryProjection].Build(),
+            [1] = estimators[LlamaTensor.OutputProjection].Build(),
+            [2] = estimators[LlamaTensor.GateProjection].Build(),
+            [3] = estimators[LlamaTensor.DownProjection].Build(),
+        };
+    }
+
+    private sealed class Observer(Action<int, LlamaTensor, DenseMatrix> onInput) : ILinearInputObserver
+    {
+        public void OnLinearInput(int layer, string moduleName, LlamaTensor tensor, DenseMatrix activations) => onInput(layer, tensor, activations);
+    }
+
+    [SkippableFact]
     public void HeroQWritesStandardCheckpointsThatReloadToTheInMemoryModel()
     {
         using var model = Open();
@@ -142,7 +200,8 @@ public sealed class HeroQFoldingTests : IDisposable
         LowBitQuant.Formats.Checkpoints.QuantizedCheckpointWriter.Write(result.Weights, result.Modules, LowBitQuant.Formats.Checkpoints.QuantizedCheckpointFormat.DashQ, output,
             new LowBitQuant.Formats.Checkpoints.QuantizedCheckpointOptions { Method = "heroq(gptq)", LibraryVersion = "test" });
         using var reloaded = LlamaModel.Open(output);
-        Assert.False(reloaded.Config.TiedEmbeddings);
+        Assert.Equal(result.Weights.Config.TiedEmbeddings, reloaded.Config.TiedEmbeddings); // untied only if R₁ was kept
+        Assert.All(result.Modules.Values, q => Assert.Contains(q.Diagnostics.Notes, n => n.Contains("residual rotation", StringComparison.Ordinal)));
         AssertClose(model.Forward(Tokens), reloaded.Forward(Tokens), 1e-5);
     }
 
