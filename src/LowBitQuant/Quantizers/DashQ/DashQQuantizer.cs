@@ -55,9 +55,17 @@ public sealed class DashQQuantizer : IQuantizer
     {
         QuantizerInputs.Validate(weights, hessian, RequiredHessian, "DASH-Q");
         var diagonal = ValidatedDiagonal(hessian!);
-        var result = DashQSolver.Solve(weights.Data, weights.Rows, weights.Columns, diagonal, Options, cancellationToken);
+        var gpu = compute is { RunsOnGpu: true } ? compute.GpuKernels : null;
+        var result = gpu is null
+            ? DashQSolver.Solve(weights.Data, weights.Rows, weights.Columns, diagonal, Options, cancellationToken)
+            : DashQGpuSolver.Solve(gpu, weights.Data, weights.Rows, weights.Columns, diagonal, Options, cancellationToken);
 
         var notes = new List<string>();
+        if (gpu is not null)
+        {
+            notes.Add($"solved on {compute!.DeviceName}");
+        }
+
         if (hessian!.Kind == HessianKind.Full)
         {
             notes.Add("full Hessian given: only its diagonal is used");
