@@ -12,16 +12,19 @@ namespace LowBitQuant.Kernels.Gpu;
 /// final code step, exact constant groups), so both give bit-identical codes, scales and zeros.
 /// </summary>
 /// <remarks>
-/// Bit-exactness needs every product rounded on its own, as the CPU does (the .NET JIT never contracts a·b + c). ILGPU's PTX
-/// backend emits <c>mul.f32</c>, which ptxas may fuse with a following add into one <c>fma</c> (one rounding instead of two);
-/// <see cref="Mul"/> therefore emits <c>mul.rn.f32</c> on CUDA, whose explicit rounding mode forbids the fusion. Division is
-/// <c>div.rn.f32</c> (IEEE) and <c>MathF.Round</c> is <c>cvt.rni</c> (ties to even) in ILGPU's default math mode. Min/max follow
-/// .NET's <c>Math.Min/Max</c> (NaN propagates, −0 &lt; +0) by explicit comparisons rather than the device's min/max instructions.
-/// The thread's codes buffer slice doubles as its code scratch (the previous iteration's codes, for the early stop).
+/// Bit-exactness needs every product rounded on its own, as on the CPU (the .NET JIT never contracts a·b + c into a fused
+/// multiply-add). ILGPU's PTX backend emits <c>mul.f32</c>, which ptxas may fuse with a following add into one <c>fma</c> (one
+/// rounding instead of two), so every product goes through the kernel's <see cref="IProduct"/>: <see cref="RoundedPtxProduct"/> on CUDA
+/// (inline <c>mul.rn.f32</c>, whose explicit rounding mode forbids the fusion), <see cref="PlainProduct"/> elsewhere. Division is
+/// <c>div.rn.f32</c> (IEEE) in ILGPU's default math mode, and ILGPU lowers <c>MathF.Round</c> to the exact ties-to-even sequence
+/// (x ± 2²³) ∓ 2²³. Min/max follow .NET's <c>Math.Min/Max</c> (NaN propagates, −0 &lt; +0) by explicit comparisons rather than the
+/// device's min/max instructions. The thread's slice of the codes buffer doubles as its code scratch (the previous iteration's
+/// codes, for the early stop), so the kernel needs no other memory.
 /// </remarks>
 internal static class DashQKernel
 {
     /// <summary>Implicitly grouped: thread i solves row i / groups, group i mod groups; Rows × Groups threads.</summary>
+    /// <typeparam name="TProduct">How products are formed (<see cref="RoundedPtxProduct"/> on CUDA, else <see cref="PlainProduct"/>).</typeparam>
     /// <param name="index">The (row, group) solve, row-major like the scales.</param>
     /// <param name="weights">Rows × Columns weights, row-major.</param>
     /// <param name="p">Columns normalised per-group weights (each group's entries sum to 1).</param>
@@ -31,7 +34,8 @@ internal static class DashQKernel
     /// <param name="iterations">Rows × Groups iterations run (out).</param>
     /// <param name="flags">Rows × Groups: <see cref="ConstantFlag"/> | <see cref="UnroundedFlag"/> (out).</param>
     /// <param name="settings">The shape and the solver settings.</param>
-    public static void Solve(Index1D index, ArrayView<float> weights, ArrayView<float> p, ArrayView<byte> codes, ArrayView<float> scales, ArrayView<float> zeros, ArrayView<int> iterations, ArrayView<byte> flags, DashQKernelSettings settings)
+    public static void Solve<TProduct>(Index1D index, ArrayView<float> weights, ArrayView<float> p, ArrayView<byte> codes, ArrayView<float> scales, ArrayView<float> zeros, ArrayView<int> iterations, ArrayView<byte> flags, DashQKernelSettings settings)
+        where TProduct : struct, IProduct
     {
         int row = index / settings.Groups;
         int group = index - (row * settings.Groups);
@@ -49,37 +53,37 @@ internal static class DashQKernel
         {
             min = Min(min, w[j]);
             max = Max(max, w[j]);
-            wbar += Mul(pg[j], w[j]);
+            wbar += TProduct.Multiply(pg[j], w[j]);
         }
 
         float cbar = 0f;
         for (int j = 0; j < len; j++)
         {
-            cbar += Mul(pg[j], w[j] - wbar);
+            cbar += TProduct.Multiply(pg[j], w[j] - wbar);
         }
 
         bool constant = max == min;
         float s = constant ? 1f : (max / maxq) - (min / maxq);
         float m = min;
-        float floor = Max(Mul(s, DashQGroupSolve.RelativeScaleFloor), DashQGroupSolve.SmallestNormal);
+        float floor = Max(TProduct.Multiply(s, DashQGroupSolve.RelativeScaleFloor), DashQGroupSolve.SmallestNormal);
 
         if (settings.RangeCandidates > 0)
         {
-            StepA(w, q, s, m, maxq);
-            float best = Objective(w, q, pg, s, m, settings.Ridge), bestS = s, bestM = m, s0 = s;
+            StepA<TProduct>(w, q, s, m, maxq);
+            float best = Objective<TProduct>(w, q, pg, s, m, settings.Ridge), bestS = s, bestM = m, s0 = s;
             for (int k = 0; k < settings.RangeCandidates; k++)
             {
-                float delta = Mul(settings.RangeCandidateStep, k - ((settings.RangeCandidates - 1) / 2f));
+                float delta = TProduct.Multiply(settings.RangeCandidateStep, k - ((settings.RangeCandidates - 1) / 2f));
                 float levels = maxq + delta;
                 if (!(levels > 0.5f))
                 {
                     continue;
                 }
 
-                float candidate = Mul(s0, maxq / levels);
-                StepA(w, q, candidate, min, maxq);
-                StepB(w, q, pg, wbar, cbar, floor, candidate, settings.Ridge, out float cs, out float cm);
-                float objective = Objective(w, q, pg, cs, cm, settings.Ridge);
+                float candidate = TProduct.Multiply(s0, maxq / levels);
+                StepA<TProduct>(w, q, candidate, min, maxq);
+                StepB<TProduct>(w, q, pg, wbar, cbar, floor, candidate, settings.Ridge, out float cs, out float cm);
+                float objective = Objective<TProduct>(w, q, pg, cs, cm, settings.Ridge);
                 if (objective < best)
                 {
                     best = objective;
@@ -96,8 +100,8 @@ internal static class DashQKernel
         int used = 0;
         for (int t = 0; t < settings.Iterations; t++)
         {
-            bool unchanged = StepA(w, q, s, m, maxq);
-            StepB(w, q, pg, wbar, cbar, floor, s, settings.Ridge, out float sStar, out float mStar);
+            bool unchanged = StepA<TProduct>(w, q, s, m, maxq);
+            StepB<TProduct>(w, q, pg, wbar, cbar, floor, s, settings.Ridge, out float sStar, out float mStar);
             used++;
             if (settings.EarlyStop != 0 && t > 0 && unchanged)
             {
@@ -106,8 +110,8 @@ internal static class DashQKernel
                 break;
             }
 
-            float dampedS = Mul(settings.Alpha, sStar) + Mul(settings.Beta, s);
-            float dampedM = Mul(settings.Alpha, mStar) + Mul(settings.Beta, m);
+            float dampedS = TProduct.Multiply(settings.Alpha, sStar) + TProduct.Multiply(settings.Beta, s);
+            float dampedM = TProduct.Multiply(settings.Alpha, mStar) + TProduct.Multiply(settings.Beta, m);
             s = dampedS;
             m = dampedM;
         }
@@ -121,11 +125,11 @@ internal static class DashQKernel
                 float inv = 1f / s, num = 0f, den = 0f;
                 for (int j = 0; j < len; j++)
                 {
-                    float code = Min(Max(MathF.Round(Mul(w[j], inv) + z), 0f), maxq);
+                    float code = Min(Max(MathF.Round(TProduct.Multiply(w[j], inv) + z), 0f), maxq);
                     float d = code - z;
-                    float pd = Mul(pg[j], d);
-                    num += Mul(pd, w[j]);
-                    den += Mul(pd, d);
+                    float pd = TProduct.Multiply(pg[j], d);
+                    num += TProduct.Multiply(pd, w[j]);
+                    den += TProduct.Multiply(pd, d);
                 }
 
                 float refit = Max(num / den, floor);
@@ -165,7 +169,7 @@ internal static class DashQKernel
         float invFinal = 1f / s;
         for (int j = 0; j < len; j++)
         {
-            float code = Min(Max(MathF.Round(Mul(w[j], invFinal) + z), 0f), maxq);
+            float code = Min(Max(MathF.Round(TProduct.Multiply(w[j], invFinal) + z), 0f), maxq);
             q[j] = (byte)(constant ? constantCode : code);
         }
 
@@ -206,13 +210,14 @@ internal static class DashQKernel
     }
 
     /// <summary>Step A: q = clamp(round((w − m)/s)) into the code scratch; true where no code changed.</summary>
-    private static bool StepA(ArrayView<float> w, ArrayView<byte> q, float s, float m, float maxq)
+    private static bool StepA<TProduct>(ArrayView<float> w, ArrayView<byte> q, float s, float m, float maxq)
+        where TProduct : struct, IProduct
     {
         float inv = 1f / s;
         bool unchanged = true;
         for (int j = 0; j < w.IntLength; j++)
         {
-            byte code = (byte)Min(Max(MathF.Round(Mul(w[j] - m, inv)), 0f), maxq);
+            byte code = (byte)Min(Max(MathF.Round(TProduct.Multiply(w[j] - m, inv)), 0f), maxq);
             unchanged &= code == q[j];
             q[j] = code;
         }
@@ -221,54 +226,70 @@ internal static class DashQKernel
     }
 
     /// <summary>Step B: the exact minimiser s* = Cov_p(w, q)/(Var_p(q) + λ) (at least the floor), m* = w̄ − s*·q̄ for the codes in q.</summary>
-    private static void StepB(ArrayView<float> w, ArrayView<byte> q, ArrayView<float> p, float wbar, float cbar, float floor, float fallback, float ridge, out float scale, out float offset)
+    private static void StepB<TProduct>(ArrayView<float> w, ArrayView<byte> q, ArrayView<float> p, float wbar, float cbar, float floor, float fallback, float ridge, out float scale, out float offset)
+        where TProduct : struct, IProduct
     {
         int len = w.IntLength;
         float qbar = 0f, cq = 0f;
         for (int j = 0; j < len; j++)
         {
             float code = q[j];
-            qbar += Mul(p[j], code);
-            cq += Mul(Mul(p[j], w[j] - wbar), code);
+            qbar += TProduct.Multiply(p[j], code);
+            cq += TProduct.Multiply(TProduct.Multiply(p[j], w[j] - wbar), code);
         }
 
         float variance = 0f;
         for (int j = 0; j < len; j++)
         {
             float d = q[j] - qbar;
-            variance += Mul(Mul(p[j], d), d);
+            variance += TProduct.Multiply(TProduct.Multiply(p[j], d), d);
         }
 
-        float cov = cq - Mul(cbar, qbar);
+        float cov = cq - TProduct.Multiply(cbar, qbar);
         float denominator = variance + ridge;
         scale = Max(denominator > 0f ? cov / denominator : fallback, floor);
-        offset = (wbar + cbar) - Mul(scale, qbar);
+        offset = (wbar + cbar) - TProduct.Multiply(scale, qbar);
     }
 
     /// <summary>Σ p (w − s q − m)² + λ s² for the codes in q.</summary>
-    private static float Objective(ArrayView<float> w, ArrayView<byte> q, ArrayView<float> p, float s, float m, float ridge)
+    private static float Objective<TProduct>(ArrayView<float> w, ArrayView<byte> q, ArrayView<float> p, float s, float m, float ridge)
+        where TProduct : struct, IProduct
     {
         float sum = 0f;
         for (int j = 0; j < w.IntLength; j++)
         {
-            float e = w[j] - (Mul(s, q[j]) + m);
-            sum += Mul(Mul(p[j], e), e);
+            float e = w[j] - (TProduct.Multiply(s, q[j]) + m);
+            sum += TProduct.Multiply(TProduct.Multiply(p[j], e), e);
         }
 
-        return sum + Mul(ridge, Mul(s, s));
+        return sum + TProduct.Multiply(ridge, TProduct.Multiply(s, s));
     }
 
-    /// <summary>a·b rounded to float32 on its own: <c>mul.rn.f32</c> on CUDA (never fused into an fma), a plain product elsewhere.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Mul(float a, float b)
+    /// <summary>How a kernel forms a float32 product a·b.</summary>
+    public interface IProduct
     {
-        if (CudaAsm.IsSupported)
+        /// <summary>a·b rounded to float32 on its own (never fused with a following add).</summary>
+        static abstract float Multiply(float a, float b);
+    }
+
+    /// <summary>a·b as the C# operator: exact for the CPU accelerator (the .NET JIT never contracts); OpenCL compilers may contract.</summary>
+    public readonly struct PlainProduct : IProduct
+    {
+        /// <inheritdoc/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Multiply(float a, float b) => a * b;
+    }
+
+    /// <summary>a·b as inline PTX <c>mul.rn.f32</c>: the explicit rounding mode forbids ptxas to fuse it into an fma. CUDA only.</summary>
+    public readonly struct RoundedPtxProduct : IProduct
+    {
+        /// <inheritdoc/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Multiply(float a, float b)
         {
             CudaAsm.Emit("mul.rn.f32 %0, %1, %2;", out float product, a, b);
             return product;
         }
-
-        return a * b;
     }
 
     /// <summary>.NET's <c>Math.Max</c>: NaN if either is NaN, +0 over −0.</summary>

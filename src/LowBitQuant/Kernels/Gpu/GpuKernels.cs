@@ -181,7 +181,8 @@ internal sealed class GpuKernels : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _dashQ ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<byte>, DashQKernelSettings>(DashQKernel.Solve);
+            _dashQ ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<byte>, DashQKernelSettings>(
+                _accelerator.AcceleratorType == AcceleratorType.Cuda ? DashQKernel.Solve<DashQKernel.RoundedPtxProduct> : DashQKernel.Solve<DashQKernel.PlainProduct>);
             using var wb = Upload(weights);
             using var pb = Upload(p);
             using var cb = _accelerator.Allocate1D<byte>(weights.Length);
