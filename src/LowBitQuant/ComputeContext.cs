@@ -56,6 +56,12 @@ public sealed class ComputeContext : IDisposable
     /// <summary>A human-readable name of the device in use.</summary>
     public string DeviceName { get; }
 
+    /// <summary>
+    /// Whether the accelerator is a real GPU (CUDA or OpenCL), not ILGPU's CPU simulator. Solvers that have both a CPU and a GPU
+    /// implementation of a whole layer (DASH-Q) take the GPU one only then.
+    /// </summary>
+    internal bool RunsOnGpu => _accelerator?.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.OpenCL;
+
     /// <summary>The compiled GPU kernels, or null for the CPU SIMD path.</summary>
     internal GpuKernels? GpuKernels => _disposed ? throw new ObjectDisposedException(nameof(ComputeContext)) : _kernels;
 

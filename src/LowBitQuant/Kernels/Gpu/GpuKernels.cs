@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using LowBitQuant.Hessian;
@@ -20,6 +19,7 @@ internal sealed class GpuKernels : IDisposable
     private readonly Action<Index1D, ArrayView<float>, int> _fwhtStage;
     private readonly Action<KernelConfig, ArrayView<float>, int> _fwhtShared;
     private readonly Lock _gate = new();
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<byte>, DashQKernelSettings>? _dashQ;
     private bool _disposed;
 
     public GpuKernels(Accelerator accelerator)
@@ -55,11 +55,11 @@ internal sealed class GpuKernels : IDisposable
                 int count = Math.Min(chunk, tokens - t0);
                 var rows = x.Slice(t0 * n, count * n);
                 var xView = xBuffer.View.SubView(0, rows.Length);
-                xView.CopyFromCPU(ref MemoryMarshal.GetReference(rows), rows.Length);
+                CopyIn(xView, rows);
                 cBuffer.View.MemSetToZero();
                 _gram(new KernelConfig(new Index2D(tiles, tiles), new Index2D(GramKernel.TileSize, GramKernel.TileSize)), xView, cBuffer.View, count, n);
                 _accelerator.Synchronize();
-                cBuffer.View.CopyToCPU(ref partial[0], partial.LongLength);
+                CopyOut(cBuffer.View, partial);
                 AddUpper(partial, accumulator);
             }
         }
@@ -82,7 +82,7 @@ internal sealed class GpuKernels : IDisposable
             using var cb = _accelerator.Allocate1D<byte>(x.Length);
             _quantize(x.Length, xb.View, sb.View, zb.View, cb.View, groupSize, maxCode);
             _accelerator.Synchronize();
-            cb.View.CopyToCPU(ref MemoryMarshal.GetReference(codes), x.Length);
+            CopyOut(cb.View, codes[..x.Length]);
         }
     }
 
@@ -98,13 +98,13 @@ internal sealed class GpuKernels : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var cb = _accelerator.Allocate1D<byte>(codes.Length);
-            cb.View.CopyFromCPU(ref MemoryMarshal.GetReference(codes), codes.Length);
+            CopyIn(cb.View, codes);
             using var sb = Upload(scales);
             using var zb = Upload(zeros);
             using var db = _accelerator.Allocate1D<float>(codes.Length);
             _dequantize(codes.Length, cb.View, sb.View, zb.View, db.View, groupSize);
             _accelerator.Synchronize();
-            db.View.CopyToCPU(ref MemoryMarshal.GetReference(destination), codes.Length);
+            CopyOut(db.View, destination[..codes.Length]);
         }
     }
 
@@ -153,7 +153,50 @@ internal sealed class GpuKernels : IDisposable
             }
 
             _accelerator.Synchronize();
-            buffer.View.CopyToCPU(ref MemoryMarshal.GetReference(rows), rows.Length);
+            CopyOut(buffer.View, rows);
+        }
+    }
+
+    /// <summary>
+    /// DASH-Q of a whole rows × <see cref="DashQKernelSettings.Columns"/> layer, one thread per (row, group), bit-identical to the CPU
+    /// solver (see <see cref="DashQKernel"/>). The kernel is compiled on first use.
+    /// </summary>
+    /// <param name="weights">Rows × columns weights, row-major.</param>
+    /// <param name="p">Columns normalised per-group weights.</param>
+    /// <param name="rows">Rows of the layer.</param>
+    /// <param name="settings">Shape and solver settings.</param>
+    /// <param name="codes">Rows × columns codes (out).</param>
+    /// <param name="scales">Rows × groups scales (out).</param>
+    /// <param name="zeros">Rows × groups zeros (out).</param>
+    /// <param name="iterations">Rows × groups iterations run (out).</param>
+    /// <param name="flags">Rows × groups <see cref="DashQKernel.ConstantFlag"/> | <see cref="DashQKernel.UnroundedFlag"/> (out).</param>
+    public void SolveDashQ(ReadOnlySpan<float> weights, ReadOnlySpan<float> p, int rows, DashQKernelSettings settings, Span<byte> codes, Span<float> scales, Span<float> zeros, Span<int> iterations, Span<byte> flags)
+    {
+        int solves = checked(rows * settings.Groups);
+        if (solves == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _dashQ ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<byte>, DashQKernelSettings>(
+                _accelerator.AcceleratorType == AcceleratorType.Cuda ? DashQKernel.Solve<DashQKernel.RoundedPtxProduct> : DashQKernel.Solve<DashQKernel.PlainProduct>);
+            using var wb = Upload(weights);
+            using var pb = Upload(p);
+            using var cb = _accelerator.Allocate1D<byte>(weights.Length);
+            using var sb = _accelerator.Allocate1D<float>(solves);
+            using var zb = _accelerator.Allocate1D<float>(solves);
+            using var ib = _accelerator.Allocate1D<int>(solves);
+            using var fb = _accelerator.Allocate1D<byte>(solves);
+            _dashQ(solves, wb.View, pb.View, cb.View, sb.View, zb.View, ib.View, fb.View, settings);
+            _accelerator.Synchronize();
+            CopyOut(cb.View, codes[..weights.Length]);
+            CopyOut(sb.View, scales[..solves]);
+            CopyOut(zb.View, zeros[..solves]);
+            CopyOut(ib.View, iterations[..solves]);
+            CopyOut(fb.View, flags[..solves]);
         }
     }
 
@@ -165,11 +208,57 @@ internal sealed class GpuKernels : IDisposable
         }
     }
 
-    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> values)
+    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> values)
+        where T : unmanaged
     {
-        var buffer = _accelerator.Allocate1D<float>(values.Length);
-        buffer.View.CopyFromCPU(ref MemoryMarshal.GetReference(values), values.Length);
-        return buffer;
+        var buffer = _accelerator.Allocate1D<T>(values.Length);
+        try
+        {
+            CopyIn(buffer.View, values);
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> into the start of <paramref name="target"/>. ILGPU's <c>CopyFromCPU(ref T, length)</c> takes the
+    /// address of a <em>pinned</em> buffer (the copy may be an asynchronous DMA that reads it later); a span over a managed array is not
+    /// pinned, so the GC could move the array mid-copy and the device would read stale memory. The span stays pinned here until the
+    /// stream has finished the copy.
+    /// </summary>
+    private unsafe void CopyIn<T>(ArrayView1D<T, Stride1D.Dense> target, ReadOnlySpan<T> source)
+        where T : unmanaged
+    {
+        if (source.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* pointer = source)
+        {
+            target.SubView(0, source.Length).CopyFromCPU(ref *pointer, source.Length);
+            _accelerator.DefaultStream.Synchronize();
+        }
+    }
+
+    /// <summary>Copies the start of <paramref name="source"/> into <paramref name="target"/>, pinned until the copy has finished (see <see cref="CopyIn"/>).</summary>
+    private unsafe void CopyOut<T>(ArrayView1D<T, Stride1D.Dense> source, Span<T> target)
+        where T : unmanaged
+    {
+        if (target.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* pointer = target)
+        {
+            source.SubView(0, target.Length).CopyToCPU(ref *pointer, target.Length);
+            _accelerator.DefaultStream.Synchronize();
+        }
     }
 
     private static void AddUpper(float[] partial, PackedGramAccumulator accumulator)

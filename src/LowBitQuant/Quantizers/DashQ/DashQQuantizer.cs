@@ -25,6 +25,10 @@ namespace LowBitQuant;
 /// Constant groups are stored exactly. A full Hessian is accepted and only its diagonal is used. A partial last group
 /// (columns not divisible by the group size) is solved on its own columns.
 /// </para>
+/// <para>
+/// Given a <see cref="ComputeContext"/> on a CUDA or OpenCL GPU, the whole layer is solved there, one thread per (row, group), with the
+/// same float32 operations in the same order as the CPU solver, for a bit-identical result (docs/gpu.md); otherwise the CPU solver runs.
+/// </para>
 /// </remarks>
 public sealed class DashQQuantizer : IQuantizer
 {
@@ -55,9 +59,17 @@ public sealed class DashQQuantizer : IQuantizer
     {
         QuantizerInputs.Validate(weights, hessian, RequiredHessian, "DASH-Q");
         var diagonal = ValidatedDiagonal(hessian!);
-        var result = DashQSolver.Solve(weights.Data, weights.Rows, weights.Columns, diagonal, Options, cancellationToken);
+        var gpu = compute is { RunsOnGpu: true } ? compute.GpuKernels : null;
+        var result = gpu is null
+            ? DashQSolver.Solve(weights.Data, weights.Rows, weights.Columns, diagonal, Options, cancellationToken)
+            : DashQGpuSolver.Solve(gpu, weights.Data, weights.Rows, weights.Columns, diagonal, Options, cancellationToken);
 
         var notes = new List<string>();
+        if (gpu is not null)
+        {
+            notes.Add($"solved on {compute!.DeviceName}");
+        }
+
         if (hessian!.Kind == HessianKind.Full)
         {
             notes.Add("full Hessian given: only its diagonal is used");
