@@ -9,7 +9,7 @@ namespace LowBitQuant;
 /// The float32 CPU building blocks of the Llama forward pass. Activations are row-major <c>tokens × width</c>;
 /// weights are row-major <c>[out, in]</c>. Plain references written from the equations live in the tests.
 /// </summary>
-internal static class LlamaKernels
+internal static partial class LlamaKernels
 {
     /// <summary>Minimum multiply-adds before a matrix product is split across threads.</summary>
     private const long ParallelThreshold = 1 << 16;
@@ -20,8 +20,11 @@ internal static class LlamaKernels
     /// <summary>Weight rows per tile: 64 rows of up to 4096 floats stay within L2.</summary>
     private const int RowTile = 64;
 
-    /// <summary><c>y[t, o] = Σᵢ x[t, i] · w[o, i]</c> (y = x·Wᵀ), tiled over tokens and weight rows, parallel over tiles.</summary>
-    public static void MatMulTransposed(float[] x, int tokens, int inDim, float[] w, int outDim, float[] y)
+    /// <summary>
+    /// <c>y[t, o] = Σᵢ x[t, i] · w[o, i]</c> (y = x·Wᵀ) with dot products of 4 tokens × 1 weight row, tiled over tokens and weight
+    /// rows, parallel over tiles. Needs no packing, so it serves few tokens and CPUs without AVX-512 (see <see cref="MatMulTransposed"/>).
+    /// </summary>
+    internal static void MatMulTransposedDot(float[] x, int tokens, int inDim, float[] w, int outDim, float[] y)
     {
         if (x.Length < (long)tokens * inDim || w.Length < (long)outDim * inDim || y.Length < (long)tokens * outDim)
         {
