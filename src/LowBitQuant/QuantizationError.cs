@@ -58,19 +58,22 @@ public static class QuantizationError
         return delta;
     }
 
-    /// <summary>Rows per GEMM chunk: about 2²⁰ floats of V·H, at least one GEMM row block (96 rows).</summary>
-    private static int ChunkRows(int rows, int n) => Math.Min(rows, Math.Max(96, (1 << 20) / n / 96 * 96));
+    /// <summary>Rows per chunk: about 2²⁴ floats (64 MiB) of V·H, at least 96 rows, so that packing H once per chunk stays a small
+    /// fraction of the chunk's 2·rows·n² flops.</summary>
+    private static int ChunkRows(int rows, int n) => Math.Min(rows, Math.Max(96, (1 << 24) / n));
 
     /// <summary>
-    /// Σ_r v_r·H·v_rᵀ. Full H: P = V·H for a chunk of rows with the blocked GEMM (float32 accumulation over the n products, as a
-    /// row-by-row quadratic form also has), then Σ_j v_rj·P_rj per row in float64. Diagonal H: Σ_j h_j·v_rj² per row in float64.
+    /// Σ_r v_r·H·v_rᵀ. Full H: P = V·Hᵀ for a chunk of rows with the runtime's packed AVX-512 kernel (or P = V·H with the blocked
+    /// 256-bit GEMM on CPUs without AVX-512; float32 accumulation over the n products, as a row-by-row quadratic form also has), then
+    /// Σ_j v_rj·P_rj per row in float64. Diagonal H: Σ_j h_j·v_rj² per row in float64.
     /// </summary>
     /// <param name="v">Rows × n, row-major.</param>
     /// <param name="rows">Rows of <paramref name="v"/>.</param>
     /// <param name="n">Columns of <paramref name="v"/> and size of H.</param>
     /// <param name="hessian">H.</param>
-    /// <param name="chunkRows">Rows per GEMM chunk; 0 picks about 2²⁰ floats of V·H (tests pass small values to cross chunk edges).</param>
-    internal static double RowQuadraticSum(ReadOnlyMemory<float> v, int rows, int n, HessianEstimate hessian, int chunkRows = 0)
+    /// <param name="chunkRows">Rows per GEMM chunk; 0 picks about 2²⁴ floats of V·H (tests pass small values to cross chunk edges).</param>
+    /// <param name="packed">Use the packed AVX-512 kernel where the CPU has it (tests pass false to run the GEMM path).</param>
+    internal static double RowQuadraticSum(ReadOnlyMemory<float> v, int rows, int n, HessianEstimate hessian, int chunkRows = 0, bool packed = true)
     {
         if (hessian.Kind != HessianKind.Full)
         {
@@ -101,9 +104,18 @@ public static class QuantizationError
                 int m = Math.Min(chunk, rows - r0);
                 var block = v.Span.Slice(r0 * n, m * n);
                 var p = product.AsSpan(0, m * n);
-                p.Clear();
-                CpuKernels.MultiplySubtract(block, n, h, n, p, n, m, n, n); // p = −V·H
-                total -= RowDotSum(block, p);
+                if (packed && LlamaKernels.PackedSupported)
+                {
+                    // p = V·Hᵀ: v·Hᵀ·vᵀ is the same scalar as v·H·vᵀ (its transpose), so H need not be exactly symmetric.
+                    LlamaKernels.MatMulTransposedPacked(block, m, n, h, n, p);
+                    total += RowDotSum(block, p);
+                }
+                else
+                {
+                    p.Clear();
+                    CpuKernels.MultiplySubtract(block, n, h, n, p, n, m, n, n); // p = −V·H
+                    total -= RowDotSum(block, p);
+                }
             }
 
             return total;

@@ -18,9 +18,21 @@ public class QuantizationErrorTests
     [MemberData(nameof(Shapes))]
     public void FullHessianMatchesPlainQuadraticForm(int rows, int n, int chunkRows)
     {
+        CheckFull(rows, n, chunkRows, packed: true);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void FullHessianOnTheGemmPathMatchesPlainQuadraticForm(int rows, int n, int chunkRows)
+    {
+        CheckFull(rows, n, chunkRows, packed: false);
+    }
+
+    private static void CheckFull(int rows, int n, int chunkRows, bool packed)
+    {
         var (v, hessian) = Case(rows, n, seed: rows + (31 * n));
         double expected = PlainQuadraticSum(v, rows, n, hessian.Matrix.ToArray());
-        double actual = QuantizationError.RowQuadraticSum(v, rows, n, hessian, chunkRows);
+        double actual = QuantizationError.RowQuadraticSum(v, rows, n, hessian, chunkRows, packed);
         // float32 accumulation of n products per element of V·H: |error| ≤ n · 2⁻²⁴ · Σ|v|·|H|·|v|.
         double bound = n * Math.Pow(2, -24) * PlainQuadraticSum(v.Select(Math.Abs).ToArray(), rows, n, hessian.Matrix.ToArray().Select(Math.Abs).ToArray());
         Assert.True(Math.Abs(actual - expected) <= bound, $"{actual} vs {expected} ± {bound}");

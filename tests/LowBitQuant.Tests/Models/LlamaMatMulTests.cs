@@ -51,7 +51,7 @@ public class LlamaMatMulTests
     {
         Skip.IfNot(LlamaKernels.PackedSupported, "The packed kernel needs AVX-512F.");
         var y = Enumerable.Repeat(7f, 12).ToArray();
-        LlamaKernels.MatMulTransposedPacked([], 3, 0, [], 4, y);
+        LlamaKernels.MatMulTransposedPacked(Array.Empty<float>(), 3, 0, Array.Empty<float>(), 4, y);
         Assert.All(y, v => Assert.Equal(0f, v));
     }
 

@@ -22,7 +22,7 @@ internal static unsafe partial class LlamaKernels
     /// <summary>Fewest tokens for which the packed kernel pays for packing the weights (below it the dot-product kernel wins).</summary>
     internal const int PackedMinTokens = 8;
 
-    /// <summary>Whether <see cref="MatMulTransposedPacked"/> can run (its micro-kernel is written for 512-bit registers).</summary>
+    /// <summary>Whether the packed kernel can run (its micro-kernel is written for 512-bit registers).</summary>
     internal static bool PackedSupported => Avx512F.IsSupported;
 
     /// <summary>
@@ -42,7 +42,11 @@ internal static unsafe partial class LlamaKernels
     }
 
     /// <summary>The packed kernel (see the type remarks); requires <see cref="PackedSupported"/>.</summary>
-    internal static void MatMulTransposedPacked(float[] x, int tokens, int inDim, float[] w, int outDim, float[] y)
+    internal static void MatMulTransposedPacked(float[] x, int tokens, int inDim, float[] w, int outDim, float[] y) =>
+        MatMulTransposedPacked(x.AsSpan(), tokens, inDim, w.AsSpan(), outDim, y.AsSpan());
+
+    /// <summary>The packed kernel on spans (callers that multiply a slice, such as a chunk of weight rows).</summary>
+    internal static void MatMulTransposedPacked(ReadOnlySpan<float> x, int tokens, int inDim, ReadOnlySpan<float> w, int outDim, Span<float> y)
     {
         if (tokens < 0 || inDim < 0 || outDim < 0)
         {
@@ -66,7 +70,7 @@ internal static unsafe partial class LlamaKernels
 
         if (inDim == 0)
         {
-            y.AsSpan(0, tokens * outDim).Clear();
+            y[..(tokens * outDim)].Clear();
             return;
         }
 
@@ -78,34 +82,41 @@ internal static unsafe partial class LlamaKernels
         blockTokens = (blockTokens + PackedRows - 1) / PackedRows * PackedRows;
         tokenBlocks = (tokens + blockTokens - 1) / blockTokens;
         int items = columnBlocks * tokenBlocks;
-
-        void Item(int item)
+        fixed (float* px = x, pw = w, py = y)
         {
-            int tb = item % tokenBlocks, cb = item / tokenBlocks;
-            int t0 = tb * blockTokens, o0 = cb * PackedColumnBlock;
-            PackedItem(x, inDim, w, outDim, y, t0, Math.Min(tokens, t0 + blockTokens), o0, Math.Min(outDim, o0 + PackedColumnBlock));
-        }
-
-        if (items == 1 || (long)tokens * inDim * outDim < ParallelThreshold)
-        {
-            for (int item = 0; item < items; item++)
+            // Raw pointers cannot be captured by a lambda: the spans stay pinned while the items run.
+            var work = new PackedWork((nint)px, tokens, inDim, (nint)pw, outDim, (nint)py, tokenBlocks, blockTokens);
+            if (items == 1 || (long)tokens * inDim * outDim < ParallelThreshold)
             {
-                Item(item);
+                for (int item = 0; item < items; item++)
+                {
+                    work.Run(item);
+                }
             }
-        }
-        else
-        {
-            Parallel.For(0, items, Item);
+            else
+            {
+                Parallel.For(0, items, work.Run);
+            }
         }
     }
 
-    private static void PackedItem(float[] x, int inDim, float[] w, int outDim, float[] y, int t0, int t1, int o0, int o1)
+    private sealed class PackedWork(nint x, int tokens, int inDim, nint w, int outDim, nint y, int tokenBlocks, int blockTokens)
+    {
+        public void Run(int item)
+        {
+            int tb = item % tokenBlocks, cb = item / tokenBlocks;
+            int t0 = tb * blockTokens, o0 = cb * PackedColumnBlock;
+            PackedItem((float*)x, inDim, (float*)w, outDim, (float*)y, t0, Math.Min(tokens, t0 + blockTokens), o0, Math.Min(outDim, o0 + PackedColumnBlock));
+        }
+    }
+
+    private static void PackedItem(float* px, int inDim, float* pw, int outDim, float* py, int t0, int t1, int o0, int o1)
     {
         float[] panels = ArrayPool<float>.Shared.Rent(PackedDepth * PackedColumnBlock);
         float* edge = stackalloc float[PackedRows * PackedColumns];
         try
         {
-            fixed (float* px = x, pw = w, py = y, pp = panels)
+            fixed (float* pp = panels)
             {
                 for (int k0 = 0; k0 < inDim; k0 += PackedDepth)
                 {
