@@ -34,6 +34,24 @@ internal static class LayerSplitExperiment
         var t = result.Timings;
         long peakAfterRun = Process.GetCurrentProcess().PeakWorkingSet64;
 
+        double other = t.TotalSeconds - t.ForwardSeconds - t.HessianSeconds - t.QuantizerSeconds;
+        Console.WriteLine();
+        Console.WriteLine("| stage | seconds | share |");
+        Console.WriteLine("|---|---:|---:|");
+        foreach (var (name, seconds) in new[]
+        {
+            ("forward passes (5 block passes: 4 captures + propagation)", t.ForwardSeconds),
+            ("Hessian accumulation (+ Build)", t.HessianSeconds),
+            ("quantizer (GPTQ, 7 modules)", t.QuantizerSeconds),
+            ("other (dequantize, measurement, embedding)", other),
+            ("total", t.TotalSeconds),
+        })
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {seconds:F1} | {100 * seconds / t.TotalSeconds:F0} % |"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"\npeak working set {peakAfterRun / 1048576.0:F0} MiB; load {Load()}"));
+
         // The measurement's share of "other": the same Measure call per module, timed on its own.
         double measure = 0;
         var measureRows = new List<string>();
@@ -51,22 +69,6 @@ internal static class LayerSplitExperiment
             double s = watch.Elapsed.TotalSeconds;
             measure += s;
             measureRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {report.Module} | {rows} × {columns} | {report.Seconds:F2} s | {s:F2} s ({(report.FullHessian ? "full" : "diagonal")} H) |"));
-        }
-
-        double other = t.TotalSeconds - t.ForwardSeconds - t.HessianSeconds - t.QuantizerSeconds;
-        Console.WriteLine();
-        Console.WriteLine("| stage | seconds | share |");
-        Console.WriteLine("|---|---:|---:|");
-        foreach (var (name, seconds) in new[]
-        {
-            ("forward passes (5 block passes: 4 captures + propagation)", t.ForwardSeconds),
-            ("Hessian accumulation (+ Build)", t.HessianSeconds),
-            ("quantizer (GPTQ, 7 modules)", t.QuantizerSeconds),
-            ("other (dequantize, measurement, embedding)", other),
-            ("total", t.TotalSeconds),
-        })
-        {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {seconds:F1} | {100 * seconds / t.TotalSeconds:F0} % |"));
         }
 
         Console.WriteLine();
