@@ -13,4 +13,10 @@ if (args.Length > 0 && args[0] == "layer-split")
     return;
 }
 
+if (args.Length > 0 && args[0] == "matmul-cputime")
+{
+    LowBitQuant.Benchmarks.Models.MatMulCpuTimeExperiment.Run(args);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
