@@ -7,4 +7,16 @@ if (args.Length > 0 && args[0] == "heroq-learned")
     return;
 }
 
+if (args.Length > 0 && args[0] == "layer-split")
+{
+    LowBitQuant.Benchmarks.Models.LayerSplitExperiment.Run(args);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "matmul-cputime")
+{
+    LowBitQuant.Benchmarks.Models.MatMulCpuTimeExperiment.Run(args);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -126,12 +126,14 @@ public class LlamaKernelsTests
     [InlineData(8, 2, 8)]
     [InlineData(6, 1, 2)]
     [InlineData(3, 3, 6)]
+    [InlineData(4, 2, 128)]
+    [InlineData(2, 1, 1)]
     public void AttentionMatchesNaiveCausalGqa(int heads, int kvHeads, int headDim)
     {
         var rng = new Random(heads * 100 + kvHeads * 10 + headDim);
-        int[] lengths = [5, 1, 9];
-        int[] starts = [0, 5, 6];
-        int total = 15;
+        int[] lengths = [5, 1, 9, 41];
+        int[] starts = [0, 5, 6, 15];
+        int total = 56;
         float[] q = RandomArray(rng, total * heads * headDim);
         float[] k = RandomArray(rng, total * kvHeads * headDim);
         float[] v = RandomArray(rng, total * kvHeads * headDim);

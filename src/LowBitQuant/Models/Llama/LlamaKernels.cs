@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -9,7 +10,7 @@ namespace LowBitQuant;
 /// The float32 CPU building blocks of the Llama forward pass. Activations are row-major <c>tokens × width</c>;
 /// weights are row-major <c>[out, in]</c>. Plain references written from the equations live in the tests.
 /// </summary>
-internal static class LlamaKernels
+internal static partial class LlamaKernels
 {
     /// <summary>Minimum multiply-adds before a matrix product is split across threads.</summary>
     private const long ParallelThreshold = 1 << 16;
@@ -20,8 +21,11 @@ internal static class LlamaKernels
     /// <summary>Weight rows per tile: 64 rows of up to 4096 floats stay within L2.</summary>
     private const int RowTile = 64;
 
-    /// <summary><c>y[t, o] = Σᵢ x[t, i] · w[o, i]</c> (y = x·Wᵀ), tiled over tokens and weight rows, parallel over tiles.</summary>
-    public static void MatMulTransposed(float[] x, int tokens, int inDim, float[] w, int outDim, float[] y)
+    /// <summary>
+    /// <c>y[t, o] = Σᵢ x[t, i] · w[o, i]</c> (y = x·Wᵀ) with dot products of 4 tokens × 1 weight row, tiled over tokens and weight
+    /// rows, parallel over tiles. Needs no packing, so it serves few tokens and CPUs without AVX-512 (see <see cref="MatMulTransposed"/>).
+    /// </summary>
+    internal static void MatMulTransposedDot(float[] x, int tokens, int inDim, float[] w, int outDim, float[] y)
     {
         if (x.Length < (long)tokens * inDim || w.Length < (long)outDim * inDim || y.Length < (long)tokens * outDim)
         {
@@ -181,7 +185,9 @@ internal static class LlamaKernels
     /// <summary>
     /// Causal grouped-query attention for stacked sequences: for query head h (KV head <c>h / (heads / kvHeads)</c>) and
     /// position i of a sequence, <c>out = Σ_{j≤i} softmax_j(q_i·k_j / √headDim) · v_j</c>. Sequence s occupies rows
-    /// <c>[starts[s], starts[s] + lengths[s])</c>; parallel over (sequence, head).
+    /// <c>[starts[s], starts[s] + lengths[s])</c>; parallel over (sequence, KV head). Each work item transposes its K and V head
+    /// into <c>headDim × length</c> rows, so a query's scores are headDim vector multiply-adds over the keys and its output headDim
+    /// dot products over them, instead of one short call per key (8-wide heads made those calls the whole cost).
     /// </summary>
     public static void Attention(float[] q, float[] k, float[] v, int[] starts, int[] lengths, int heads, int kvHeads, int headDim, float[] output)
     {
@@ -189,7 +195,7 @@ internal static class LlamaKernels
         int kvWidth = kvHeads * headDim;
         int group = heads / kvHeads;
         float scale = 1f / MathF.Sqrt(headDim);
-        int work = starts.Length * heads;
+        int work = starts.Length * kvHeads;
         long cost = 0;
         foreach (int len in lengths)
         {
@@ -198,31 +204,57 @@ internal static class LlamaKernels
 
         void Run(int item)
         {
-            int s = item / heads;
-            int h = item % heads;
-            int kvh = h / group;
+            int s = item / kvHeads;
+            int kvh = item % kvHeads;
             int start = starts[s];
             int len = lengths[s];
-            float[] scores = new float[len];
-            for (int i = 0; i < len; i++)
+            float[] kt = ArrayPool<float>.Shared.Rent(headDim * len);
+            float[] vt = ArrayPool<float>.Shared.Rent(headDim * len);
+            float[] scores = ArrayPool<float>.Shared.Rent(len);
+            float[] scaledQuery = ArrayPool<float>.Shared.Rent(headDim);
+            try
             {
-                ReadOnlySpan<float> qi = q.AsSpan(((start + i) * qWidth) + (h * headDim), headDim);
-                for (int j = 0; j <= i; j++)
+                for (int j = 0; j < len; j++)
                 {
-                    scores[j] = TensorPrimitives.Dot(qi, k.AsSpan(((start + j) * kvWidth) + (kvh * headDim), headDim)) * scale;
+                    int row = ((start + j) * kvWidth) + (kvh * headDim);
+                    for (int d = 0; d < headDim; d++)
+                    {
+                        kt[(d * len) + j] = k[row + d];
+                        vt[(d * len) + j] = v[row + d];
+                    }
                 }
 
-                Span<float> sc = scores.AsSpan(0, i + 1);
-                float max = TensorPrimitives.Max(sc);
-                TensorPrimitives.Subtract(sc, max, sc);
-                TensorPrimitives.Exp(sc, sc);
-                float inv = 1f / TensorPrimitives.Sum(sc);
-                Span<float> dest = output.AsSpan(((start + i) * qWidth) + (h * headDim), headDim);
-                dest.Clear();
-                for (int j = 0; j <= i; j++)
+                for (int h = kvh * group; h < (kvh + 1) * group; h++)
                 {
-                    TensorPrimitives.MultiplyAdd(v.AsSpan(((start + j) * kvWidth) + (kvh * headDim), headDim), sc[j] * inv, dest, dest);
+                    for (int i = 0; i < len; i++)
+                    {
+                        Span<float> qi = scaledQuery.AsSpan(0, headDim);
+                        TensorPrimitives.Multiply(q.AsSpan(((start + i) * qWidth) + (h * headDim), headDim), scale, qi);
+                        Span<float> sc = scores.AsSpan(0, i + 1);
+                        TensorPrimitives.Multiply(kt.AsSpan(0, i + 1), qi[0], sc);
+                        for (int d = 1; d < headDim; d++)
+                        {
+                            TensorPrimitives.MultiplyAdd(kt.AsSpan(d * len, i + 1), qi[d], sc, sc);
+                        }
+
+                        float max = TensorPrimitives.Max(sc);
+                        TensorPrimitives.Subtract(sc, max, sc);
+                        TensorPrimitives.Exp(sc, sc);
+                        float inv = 1f / TensorPrimitives.Sum(sc);
+                        Span<float> dest = output.AsSpan(((start + i) * qWidth) + (h * headDim), headDim);
+                        for (int d = 0; d < headDim; d++)
+                        {
+                            dest[d] = TensorPrimitives.Dot(sc, vt.AsSpan(d * len, i + 1)) * inv;
+                        }
+                    }
                 }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(kt);
+                ArrayPool<float>.Shared.Return(vt);
+                ArrayPool<float>.Shared.Return(scores);
+                ArrayPool<float>.Shared.Return(scaledQuery);
             }
         }
 
