@@ -1,0 +1,376 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LowBitQuant.Quantizers;
+
+/// <summary>
+/// The AVX-512 twin of <see cref="DashQGroupSolve"/>: one column group for 16 rows at once (one row per lane of a
+/// <see cref="Vector512{T}"/>), with the same per-lane arithmetic in the same order, so every row gets the same bits as the 8-lane
+/// solver and the scalar reference.
+/// </summary>
+/// <remarks>
+/// The tile is column-major, <c>tile[j·16 + lane]</c>. Differences from <see cref="DashQGroupSolve"/> that leave the results unchanged:
+/// Step A and the first sums of Step B run in one pass over the tile (each lane's sums keep their order); the clamp to [0, Q_max] is
+/// two <c>vrangeps</c> (<see cref="Clamp"/>, equal bit for bit to the IEEE min/max that <see cref="Vector512.Max{T}"/> performs, which
+/// takes five instructions); the codes are packed and written with 512-bit operations.
+/// </remarks>
+internal readonly struct DashQGroupSolve16
+{
+    /// <summary>Rows per tile.</summary>
+    public const int Lanes = 16;
+
+    private const byte RangeMax = 0b0001; // vrangeps: max, sign from the comparison (−0 &lt; +0)
+    private const byte RangeMin = 0b0000; // vrangeps: min, sign from the comparison
+
+    private readonly float _maxCode;
+    private readonly int _iterations;
+    private readonly float _alpha;
+    private readonly float _oneMinusAlpha;
+    private readonly float _ridge;
+    private readonly bool _earlyStop;
+    private readonly bool _integerZero;
+    private readonly int _candidates;
+    private readonly float _candidateStep;
+
+    public DashQGroupSolve16(DashQOptions options)
+    {
+        _maxCode = options.Scheme.MaxCode;
+        _iterations = options.Iterations;
+        _alpha = (float)options.Damping;
+        _oneMinusAlpha = (float)(1 - options.Damping);
+        _ridge = (float)options.Ridge;
+        _earlyStop = options.EarlyStop;
+        _integerZero = options.IntegerZeroPoint;
+        _candidates = options.RangeCandidates;
+        _candidateStep = (float)options.RangeCandidateStep;
+    }
+
+    /// <summary>True where the 16-lane path runs: AVX-512 F, DQ (vrangeps) and BW.</summary>
+    public static bool IsSupported => Avx512F.IsSupported && Avx512DQ.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>min(max(x, 0), <paramref name="maxq"/>) with the IEEE semantics of <see cref="Vector512.Min{T}"/>/<see cref="Vector512.Max{T}"/> (NaN propagates, −0 → +0), in two instructions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Clamp(Vector512<float> x, Vector512<float> maxq) =>
+        Avx512DQ.Range(Avx512DQ.Range(x, Vector512<float>.Zero, RangeMax), maxq, RangeMin);
+
+    /// <summary>
+    /// Copies 16 rows × <paramref name="len"/> columns (a multiple of 8) starting at <paramref name="source"/>[0] with row stride
+    /// <paramref name="stride"/> into the column-major <paramref name="tile"/> (<c>tile[j·16 + row]</c>): two 8 × 8 transposes per
+    /// 8 columns, halves joined into one 512-bit store per column.
+    /// </summary>
+    public static void LoadRows(ReadOnlySpan<float> source, int stride, int len, Span<float> tile)
+    {
+        if ((long)(15 * stride) + len > source.Length || len * Lanes > tile.Length || len % 8 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(len));
+        }
+
+        ref float s = ref MemoryMarshal.GetReference(source);
+        ref float t = ref MemoryMarshal.GetReference(tile);
+        for (int c = 0; c < len; c += 8)
+        {
+            ref float lo = ref Unsafe.Add(ref s, c);
+            ref float hi = ref Unsafe.Add(ref s, (8 * stride) + c);
+            var a0 = Vector256.LoadUnsafe(ref lo);
+            var a1 = Vector256.LoadUnsafe(ref lo, (nuint)stride);
+            var a2 = Vector256.LoadUnsafe(ref lo, (nuint)(2 * stride));
+            var a3 = Vector256.LoadUnsafe(ref lo, (nuint)(3 * stride));
+            var a4 = Vector256.LoadUnsafe(ref lo, (nuint)(4 * stride));
+            var a5 = Vector256.LoadUnsafe(ref lo, (nuint)(5 * stride));
+            var a6 = Vector256.LoadUnsafe(ref lo, (nuint)(6 * stride));
+            var a7 = Vector256.LoadUnsafe(ref lo, (nuint)(7 * stride));
+            DashQTileTranspose.Transpose(ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+            var b0 = Vector256.LoadUnsafe(ref hi);
+            var b1 = Vector256.LoadUnsafe(ref hi, (nuint)stride);
+            var b2 = Vector256.LoadUnsafe(ref hi, (nuint)(2 * stride));
+            var b3 = Vector256.LoadUnsafe(ref hi, (nuint)(3 * stride));
+            var b4 = Vector256.LoadUnsafe(ref hi, (nuint)(4 * stride));
+            var b5 = Vector256.LoadUnsafe(ref hi, (nuint)(5 * stride));
+            var b6 = Vector256.LoadUnsafe(ref hi, (nuint)(6 * stride));
+            var b7 = Vector256.LoadUnsafe(ref hi, (nuint)(7 * stride));
+            DashQTileTranspose.Transpose(ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            ref float o = ref Unsafe.Add(ref t, c * Lanes);
+            Vector512.Create(a0, b0).StoreUnsafe(ref o);
+            Vector512.Create(a1, b1).StoreUnsafe(ref o, 16);
+            Vector512.Create(a2, b2).StoreUnsafe(ref o, 32);
+            Vector512.Create(a3, b3).StoreUnsafe(ref o, 48);
+            Vector512.Create(a4, b4).StoreUnsafe(ref o, 64);
+            Vector512.Create(a5, b5).StoreUnsafe(ref o, 80);
+            Vector512.Create(a6, b6).StoreUnsafe(ref o, 96);
+            Vector512.Create(a7, b7).StoreUnsafe(ref o, 112);
+        }
+    }
+
+    /// <summary>Solves one tile; the contract of <see cref="DashQGroupSolve.Solve"/> with 16 lanes.</summary>
+    public void Solve(ReadOnlySpan<float> tile, ReadOnlySpan<float> p, Span<float> codes, Span<float> centered, out Vector512<float> scale, out Vector512<float> zero, out Vector512<float> iterationsUsed, out Vector512<int> constant)
+    {
+        int len = p.Length;
+        if (len == 0 || centered.Length < len * Lanes || codes.Length < len * Lanes || tile.Length < len * Lanes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(centered));
+        }
+
+        ref float w0 = ref MemoryMarshal.GetReference(tile);
+        ref float q0 = ref MemoryMarshal.GetReference(codes);
+        ref float c0 = ref MemoryMarshal.GetReference(centered);
+        ref float p0 = ref MemoryMarshal.GetReference(p);
+        var maxq = Vector512.Create(_maxCode);
+
+        // Statistics that do not depend on the codes.
+        var min = Load(ref w0, 0);
+        var max = min;
+        var wbar = Vector512<float>.Zero;
+        for (int j = 0; j < len; j++)
+        {
+            var w = Load(ref w0, j);
+            min = Vector512.Min(min, w);
+            max = Vector512.Max(max, w);
+            wbar += Vector512.Create(Unsafe.Add(ref p0, j)) * w;
+        }
+
+        var cbar = Vector512<float>.Zero;
+        for (int j = 0; j < len; j++)
+        {
+            var pc = Vector512.Create(Unsafe.Add(ref p0, j)) * (Load(ref w0, j) - wbar);
+            Store(pc, ref c0, j);
+            cbar += pc;
+        }
+
+        constant = Vector512.Equals(max, min).AsInt32();
+        var s = Vector512.ConditionalSelect(constant.AsSingle(), Vector512<float>.One, (max / maxq) - (min / maxq));
+        var m = min;
+        var floor = Vector512.Max(s * Vector512.Create(DashQGroupSolve.RelativeScaleFloor), Vector512.Create(DashQGroupSolve.SmallestNormal));
+
+        if (_candidates > 0)
+        {
+            Search(ref w0, ref c0, ref p0, len, ref q0, min, wbar, cbar, floor, ref s, ref m);
+        }
+
+        // Damped alternation.
+        var done = Vector512<int>.Zero;
+        iterationsUsed = Vector512<float>.Zero;
+        var alpha = Vector512.Create(_alpha);
+        var beta = Vector512.Create(_oneMinusAlpha);
+        for (int t = 0; t < _iterations; t++)
+        {
+            var (sStar, mStar, unchanged) = Step(ref w0, ref c0, ref p0, len, ref q0, wbar, cbar, floor, s, m, s);
+            iterationsUsed += Vector512.ConditionalSelect(done.AsSingle(), Vector512<float>.Zero, Vector512<float>.One);
+            var stopNow = _earlyStop && t > 0 ? Vector512.AndNot(unchanged, done) : Vector512<int>.Zero;
+            var dampedS = (alpha * sStar) + (beta * s);
+            var dampedM = (alpha * mStar) + (beta * m);
+            var keep = done.AsSingle();
+            s = Vector512.ConditionalSelect(keep, s, Vector512.ConditionalSelect(stopNow.AsSingle(), sStar, dampedS));
+            m = Vector512.ConditionalSelect(keep, m, Vector512.ConditionalSelect(stopNow.AsSingle(), mStar, dampedM));
+            done |= stopNow;
+            if (Vector512.EqualsAll(done, Vector512<int>.AllBitsSet))
+            {
+                break;
+            }
+        }
+
+        var z = -m / s;
+        if (_integerZero)
+        {
+            z = Vector512.Min(Vector512.Max(Vector512.Round(z), Vector512<float>.Zero), maxq);
+            for (int k = 0; k < DashQGroupSolve.IntegerZeroRefits; k++)
+            {
+                var inv = Vector512<float>.One / s;
+                var num = Vector512<float>.Zero;
+                var den = Vector512<float>.Zero;
+                for (int j = 0; j < len; j++)
+                {
+                    var w = Load(ref w0, j);
+                    var q = Clamp(Vector512.Round((w * inv) + z), maxq);
+                    var d = q - z;
+                    var pd = Vector512.Create(Unsafe.Add(ref p0, j)) * d;
+                    num += pd * w;
+                    den += pd * d;
+                }
+
+                var refit = Vector512.Max(num / den, floor);
+                s = Vector512.ConditionalSelect(Vector512.GreaterThan(den, Vector512<float>.Zero), refit, s);
+            }
+        }
+
+        scale = s;
+        zero = z;
+    }
+
+    /// <summary>Final code step with the stored (s, z), codes as floats in the tile layout (<see cref="DashQGroupSolve.Finish"/>).</summary>
+    public void Finish(ReadOnlySpan<float> tile, Span<float> codes, int len, Vector512<float> scale, Vector512<float> zero, Vector512<int> constant, Vector512<float> constantCode)
+    {
+        if (tile.Length < len * Lanes || codes.Length < len * Lanes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(len));
+        }
+
+        ref float w0 = ref MemoryMarshal.GetReference(tile);
+        ref float q0 = ref MemoryMarshal.GetReference(codes);
+        var maxq = Vector512.Create(_maxCode);
+        var inv = Vector512<float>.One / scale;
+        for (int j = 0; j < len; j++)
+        {
+            var q = Clamp(Vector512.Round((Load(ref w0, j) * inv) + zero), maxq);
+            Store(Vector512.ConditionalSelect(constant.AsSingle(), constantCode, q), ref q0, j);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Finish"/> with the codes written straight into the layer as bytes: lane k's codes go to
+    /// <paramref name="codes"/>[k·<paramref name="stride"/> + j]. Needs <paramref name="len"/> a multiple of 32. Four codes are packed
+    /// per int (codes ≤ 255), and two 8 × 8 transposes (low and high 8 lanes) turn the lanes into rows.
+    /// </summary>
+    public void FinishPacked(ReadOnlySpan<float> tile, int len, Vector512<float> scale, Vector512<float> zero, Vector512<int> constant, Vector512<float> constantCode, Span<byte> codes, int stride)
+    {
+        if ((long)(15 * stride) + len > codes.Length || len * Lanes > tile.Length || len % 32 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(len));
+        }
+
+        ref float w0 = ref MemoryMarshal.GetReference(tile);
+        ref byte b0 = ref MemoryMarshal.GetReference(codes);
+        var maxq = Vector512.Create(_maxCode);
+        var inv = Vector512<float>.One / scale;
+        for (int c = 0; c < len; c += 32)
+        {
+            ref float wc = ref Unsafe.Add(ref w0, c * Lanes);
+            var a0 = Pack(ref wc, 0, inv, zero, maxq, constant, constantCode);
+            var a1 = Pack(ref wc, 4, inv, zero, maxq, constant, constantCode);
+            var a2 = Pack(ref wc, 8, inv, zero, maxq, constant, constantCode);
+            var a3 = Pack(ref wc, 12, inv, zero, maxq, constant, constantCode);
+            var a4 = Pack(ref wc, 16, inv, zero, maxq, constant, constantCode);
+            var a5 = Pack(ref wc, 20, inv, zero, maxq, constant, constantCode);
+            var a6 = Pack(ref wc, 24, inv, zero, maxq, constant, constantCode);
+            var a7 = Pack(ref wc, 28, inv, zero, maxq, constant, constantCode);
+            ref byte row = ref Unsafe.Add(ref b0, c);
+            StoreRows(ref row, stride, a0.GetLower(), a1.GetLower(), a2.GetLower(), a3.GetLower(), a4.GetLower(), a5.GetLower(), a6.GetLower(), a7.GetLower());
+            StoreRows(ref Unsafe.Add(ref row, 8 * stride), stride, a0.GetUpper(), a1.GetUpper(), a2.GetUpper(), a3.GetUpper(), a4.GetUpper(), a5.GetUpper(), a6.GetUpper(), a7.GetUpper());
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRows(ref byte row, int stride, Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3, Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7)
+    {
+        DashQTileTranspose.Transpose(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        r0.AsByte().StoreUnsafe(ref row);
+        r1.AsByte().StoreUnsafe(ref row, (nuint)stride);
+        r2.AsByte().StoreUnsafe(ref row, (nuint)(2 * stride));
+        r3.AsByte().StoreUnsafe(ref row, (nuint)(3 * stride));
+        r4.AsByte().StoreUnsafe(ref row, (nuint)(4 * stride));
+        r5.AsByte().StoreUnsafe(ref row, (nuint)(5 * stride));
+        r6.AsByte().StoreUnsafe(ref row, (nuint)(6 * stride));
+        r7.AsByte().StoreUnsafe(ref row, (nuint)(7 * stride));
+    }
+
+    /// <summary>
+    /// Step A for (s, m), then the minimiser (s*, m*) of Σ p (w − s q − m)² + λ s² for the new codes (Step B); c0 holds p·(w − w̄).
+    /// The code step and the sums q̄ = Σ p q, Σ p (w − w̄) q share one pass. Unchanged: all-ones lanes where no code changed from
+    /// the previous content of the code tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private (Vector512<float> Scale, Vector512<float> Offset, Vector512<int> Unchanged) Step(ref float w0, ref float c0, ref float p0, int len, ref float q0, Vector512<float> wbar, Vector512<float> cbar, Vector512<float> floor, Vector512<float> s, Vector512<float> m, Vector512<float> fallback)
+    {
+        var maxq = Vector512.Create(_maxCode);
+        var inv = Vector512<float>.One / s;
+        var unchanged = Vector512<int>.AllBitsSet;
+        var qbar = Vector512<float>.Zero;
+        var cq = Vector512<float>.Zero;
+        for (int j = 0; j < len; j++)
+        {
+            var q = Clamp(Vector512.Round((Load(ref w0, j) - m) * inv), maxq);
+            unchanged &= Vector512.Equals(q, Load(ref q0, j)).AsInt32();
+            Store(q, ref q0, j);
+            qbar += Vector512.Create(Unsafe.Add(ref p0, j)) * q;
+            cq += Load(ref c0, j) * q;
+        }
+
+        var variance = Vector512<float>.Zero;
+        for (int j = 0; j < len; j++)
+        {
+            var d = Load(ref q0, j) - qbar;
+            variance += (Vector512.Create(Unsafe.Add(ref p0, j)) * d) * d;
+        }
+
+        var cov = cq - (cbar * qbar);
+        var denominator = variance + Vector512.Create(_ridge);
+        var sStar = Vector512.ConditionalSelect(Vector512.GreaterThan(denominator, Vector512<float>.Zero), cov / denominator, fallback);
+        sStar = Vector512.Max(sStar, floor);
+        var mStar = (wbar + cbar) - (sStar * qbar);
+        return (sStar, mStar, unchanged);
+    }
+
+    /// <summary>Range candidates around min–max (see <see cref="DashQOptions.RangeCandidates"/>); replaces (s, m) with the best start.</summary>
+    private void Search(ref float w0, ref float c0, ref float p0, int len, ref float q0, Vector512<float> min, Vector512<float> wbar, Vector512<float> cbar, Vector512<float> floor, ref Vector512<float> s, ref Vector512<float> m)
+    {
+        var maxq = Vector512.Create(_maxCode);
+        var inv = Vector512<float>.One / s;
+        for (int j = 0; j < len; j++)
+        {
+            Store(Clamp(Vector512.Round((Load(ref w0, j) - m) * inv), maxq), ref q0, j);
+        }
+
+        var best = Objective(ref w0, ref q0, ref p0, len, s, m);
+        var bestS = s;
+        var bestM = m;
+        var s0 = s;
+        for (int k = 0; k < _candidates; k++)
+        {
+            float delta = _candidateStep * (k - ((_candidates - 1) / 2f));
+            float levels = _maxCode + delta;
+            if (!(levels > 0.5f))
+            {
+                continue;
+            }
+
+            var candidate = s0 * Vector512.Create(_maxCode / levels);
+            var (sStar, mStar, _) = Step(ref w0, ref c0, ref p0, len, ref q0, wbar, cbar, floor, candidate, min, candidate);
+            var j = Objective(ref w0, ref q0, ref p0, len, sStar, mStar);
+            var better = Vector512.LessThan(j, best);
+            best = Vector512.ConditionalSelect(better, j, best);
+            bestS = Vector512.ConditionalSelect(better, sStar, bestS);
+            bestM = Vector512.ConditionalSelect(better, mStar, bestM);
+        }
+
+        s = bestS;
+        m = bestM;
+    }
+
+    /// <summary>Σ p (w − s q − m)² + λ s² for the codes in the code tile.</summary>
+    private Vector512<float> Objective(ref float w0, ref float q0, ref float p0, int len, Vector512<float> s, Vector512<float> m)
+    {
+        var sum = Vector512<float>.Zero;
+        for (int j = 0; j < len; j++)
+        {
+            var e = Load(ref w0, j) - ((s * Load(ref q0, j)) + m);
+            sum += (Vector512.Create(Unsafe.Add(ref p0, j)) * e) * e;
+        }
+
+        return sum + (Vector512.Create(_ridge) * (s * s));
+    }
+
+    /// <summary>Codes of columns j..j+3 (the <see cref="Finish"/> formula) packed little-endian into one int per lane, as float bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pack(ref float w, int j, Vector512<float> inv, Vector512<float> zero, Vector512<float> maxq, Vector512<int> constant, Vector512<float> constantCode)
+    {
+        var packed = Code(ref w, j, inv, zero, maxq, constant, constantCode);
+        packed |= Vector512.ShiftLeft(Code(ref w, j + 1, inv, zero, maxq, constant, constantCode), 8);
+        packed |= Vector512.ShiftLeft(Code(ref w, j + 2, inv, zero, maxq, constant, constantCode), 16);
+        packed |= Vector512.ShiftLeft(Code(ref w, j + 3, inv, zero, maxq, constant, constantCode), 24);
+        return packed.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Code(ref float w, int column, Vector512<float> inv, Vector512<float> zero, Vector512<float> maxq, Vector512<int> constant, Vector512<float> constantCode)
+    {
+        var q = Clamp(Vector512.Round((Load(ref w, column) * inv) + zero), maxq);
+        return Vector512.ConvertToInt32(Vector512.ConditionalSelect(constant.AsSingle(), constantCode, q));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load(ref float source, int column) => Vector512.LoadUnsafe(ref source, (nuint)(column * Lanes));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector512<float> value, ref float destination, int column) => value.StoreUnsafe(ref destination, (nuint)(column * Lanes));
+}
