@@ -13,16 +13,12 @@ namespace LowBitQuant.Quantizers;
 /// <remarks>
 /// The tile is column-major, <c>tile[j·16 + lane]</c>. Differences from <see cref="DashQGroupSolve"/> that leave the results unchanged:
 /// Step A and the first sums of Step B run in one pass over the tile (each lane's sums keep their order); the clamp to [0, Q_max] is
-/// two <c>vrangeps</c> (<see cref="Clamp"/>, equal bit for bit to the IEEE min/max that <see cref="Vector512.Max{T}"/> performs, which
-/// takes five instructions); the codes are packed and written with 512-bit operations.
+/// three instructions (<see cref="Clamp"/>, equal bit for bit to the IEEE min/max of <see cref="Vector512.Max{T}"/>, which takes five); the codes are packed and written with 512-bit operations.
 /// </remarks>
 internal readonly struct DashQGroupSolve16
 {
     /// <summary>Rows per tile.</summary>
     public const int Lanes = 16;
-
-    private const byte RangeMax = 0b0001; // vrangeps: max, sign from the comparison (−0 &lt; +0)
-    private const byte RangeMin = 0b0000; // vrangeps: min, sign from the comparison
 
     private readonly float _maxCode;
     private readonly int _iterations;
@@ -47,13 +43,17 @@ internal readonly struct DashQGroupSolve16
         _candidateStep = (float)options.RangeCandidateStep;
     }
 
-    /// <summary>True where the 16-lane path runs: AVX-512 F, DQ (vrangeps) and BW.</summary>
-    public static bool IsSupported => Avx512F.IsSupported && Avx512DQ.IsSupported && Avx512BW.IsSupported;
+    /// <summary>True where the 16-lane path runs: AVX-512 F and BW.</summary>
+    public static bool IsSupported => Avx512F.IsSupported && Avx512BW.IsSupported;
 
-    /// <summary>min(max(x, 0), <paramref name="maxq"/>) with the IEEE semantics of <see cref="Vector512.Min{T}"/>/<see cref="Vector512.Max{T}"/> (NaN propagates, −0 → +0), in two instructions.</summary>
+    /// <summary>
+    /// min(max(x, 0), <paramref name="maxq"/>) with the IEEE semantics of <see cref="Vector512.Min{T}"/>/<see cref="Vector512.Max{T}"/>
+    /// (NaN propagates, −0 → +0) in three instructions instead of five: <c>vmaxps(0, x)</c> returns x when x is NaN, <c>vminps(maxq, ·)</c>
+    /// likewise, and adding +0 turns −0 into +0 and leaves every other value (NaN payloads included) as it is.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Clamp(Vector512<float> x, Vector512<float> maxq) =>
-        Avx512DQ.Range(Avx512DQ.Range(x, Vector512<float>.Zero, RangeMax), maxq, RangeMin);
+        Avx512F.Min(maxq, Avx512F.Max(Vector512<float>.Zero, x)) + Vector512<float>.Zero;
 
     /// <summary>
     /// Copies 16 rows × <paramref name="len"/> columns (a multiple of 8) starting at <paramref name="source"/>[0] with row stride
