@@ -124,12 +124,12 @@ public class DashQAvx512Tests
     }
 
     [SkippableFact]
-    public void ClampEqualsIeeeMinMaxOnEveryKindOfValue()
+    public void RoundClampEqualsRoundThenIeeeMinMaxOnEveryKindOfValue()
     {
         Skip.IfNot(DashQGroupSolve16.IsSupported, NoAvx512);
         var special = new[]
         {
-            0f, -0f, 0.5f, -0.5f, 1f, 3f, 3.5f, 4f, 255f, 256f, -1e-45f, 1e-45f, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity,
+            0f, -0f, 0.5f, -0.5f, -0.49999997f, 0.49999997f, 1.5f, 2.5f, -1.5f, 1f, 3f, 3.5f, 4f, 255f, 255.5f, 254.5f, 256f, 4194304.5f, 8388607.5f, 8388608f, 16777217f, -8388608.5f, -1e-45f, 1e-45f, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity,
             float.NaN, -float.NaN, BitConverter.Int32BitsToSingle(0x7FC0_1234), BitConverter.Int32BitsToSingle(unchecked((int)0xFFC0_4321)),
             BitConverter.Int32BitsToSingle(0x7F80_0001), BitConverter.Int32BitsToSingle(unchecked((int)0xFF80_0F00)), 2.9999998f, 1.0000001f,
         };
@@ -138,13 +138,13 @@ public class DashQAvx512Tests
             var x = new float[16];
             for (int k = 0; k < 16; k++)
             {
-                x[k] = (k & 1) == 0 ? BitConverter.Int32BitsToSingle(bits[k]) : special[picks[k]];
+                x[k] = (k % 3) switch { 0 => BitConverter.Int32BitsToSingle(bits[k]), 1 => special[picks[k]], _ => (bits[k] % 2000) / 7f - 20 };
             }
 
             var v = Vector512.Create<float>(x);
             var maxq = Vector512.Create(maxCode);
-            var expected = Vector512.Min(Vector512.Max(v, Vector512<float>.Zero), maxq);
-            var actual = DashQGroupSolve16.Clamp(v, maxq);
+            var expected = Vector512.Min(Vector512.Max(Vector512.Round(v), Vector512<float>.Zero), maxq);
+            var actual = DashQGroupSolve16.RoundClamp(v, maxq);
             Assert.Equal(expected.AsInt32(), actual.AsInt32());
         }, iter: 3000);
     }

@@ -12,8 +12,9 @@ namespace LowBitQuant.Quantizers;
 /// </summary>
 /// <remarks>
 /// The tile is column-major, <c>tile[j·16 + lane]</c>. Differences from <see cref="DashQGroupSolve"/> that leave the results unchanged:
-/// Step A and the first sums of Step B run in one pass over the tile (each lane's sums keep their order); the clamp to [0, Q_max] is
-/// three instructions (<see cref="Clamp"/>, equal bit for bit to the IEEE min/max of <see cref="Vector512.Max{T}"/>, which takes five); the codes are packed and written with 512-bit operations.
+/// Step A and the first sums of Step B run in one pass over the tile (each lane's sums keep their order); round-and-clamp
+/// is four instructions (<see cref="RoundClamp"/>, equal bit for bit to Round then the IEEE min/max of <see cref="Vector512.Max{T}"/>, eight);
+/// the early-stop test blends instead of and-ing a materialised mask; the codes are packed and written with 512-bit operations.
 /// </remarks>
 internal readonly struct DashQGroupSolve16
 {
@@ -46,14 +47,18 @@ internal readonly struct DashQGroupSolve16
     /// <summary>True where the 16-lane path runs: AVX-512 F and BW.</summary>
     public static bool IsSupported => Avx512F.IsSupported && Avx512BW.IsSupported;
 
+    /// <summary>2^23: adding it to a value in [0, 2^23) rounds to the nearest integer (ties to even) and leaves that integer in the low mantissa bits.</summary>
+    private const float Magic = 8388608f;
+
     /// <summary>
-    /// min(max(x, 0), <paramref name="maxq"/>) with the IEEE semantics of <see cref="Vector512.Min{T}"/>/<see cref="Vector512.Max{T}"/>
-    /// (NaN propagates, −0 → +0) in three instructions instead of five: <c>vmaxps(0, x)</c> returns x when x is NaN, <c>vminps(maxq, ·)</c>
-    /// likewise, and adding +0 turns −0 into +0 and leaves every other value (NaN payloads included) as it is.
+    /// clamp(round(x), 0, Q_max), bit for bit as <c>Vector512.Min(Vector512.Max(Vector512.Round(x), 0), maxq)</c> with its IEEE min/max
+    /// (NaN propagates, −0 becomes +0), in four instructions instead of eight: clamp first (equal, as 0 and Q_max are integers and
+    /// rounding is monotone), with <c>vmaxps(0, x)</c> and <c>vminps(maxq, ·)</c>, which return x when x is NaN, then round by adding
+    /// and subtracting 2^23 (exact on [0, 2^23); gives +0 for ±0).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Clamp(Vector512<float> x, Vector512<float> maxq) =>
-        Avx512F.Min(maxq, Avx512F.Max(Vector512<float>.Zero, x)) + Vector512<float>.Zero;
+    public static Vector512<float> RoundClamp(Vector512<float> x, Vector512<float> maxq) =>
+        (Avx512F.Min(maxq, Avx512F.Max(Vector512<float>.Zero, x)) + Vector512.Create(Magic)) - Vector512.Create(Magic);
 
     /// <summary>
     /// Copies 16 rows × <paramref name="len"/> columns (a multiple of 8) starting at <paramref name="source"/>[0] with row stride
@@ -182,7 +187,7 @@ internal readonly struct DashQGroupSolve16
                 for (int j = 0; j < len; j++)
                 {
                     var w = Load(ref w0, j);
-                    var q = Clamp(Vector512.Round((w * inv) + z), maxq);
+                    var q = RoundClamp((w * inv) + z, maxq);
                     var d = q - z;
                     var pd = Vector512.Create(Unsafe.Add(ref p0, j)) * d;
                     num += pd * w;
@@ -212,7 +217,7 @@ internal readonly struct DashQGroupSolve16
         var inv = Vector512<float>.One / scale;
         for (int j = 0; j < len; j++)
         {
-            var q = Clamp(Vector512.Round((Load(ref w0, j) * inv) + zero), maxq);
+            var q = RoundClamp((Load(ref w0, j) * inv) + zero, maxq);
             Store(Vector512.ConditionalSelect(constant.AsSingle(), constantCode, q), ref q0, j);
         }
     }
@@ -274,13 +279,13 @@ internal readonly struct DashQGroupSolve16
     {
         var maxq = Vector512.Create(_maxCode);
         var inv = Vector512<float>.One / s;
-        var unchanged = Vector512<int>.AllBitsSet;
+        var unchanged = Vector512<float>.AllBitsSet;
         var qbar = Vector512<float>.Zero;
         var cq = Vector512<float>.Zero;
         for (int j = 0; j < len; j++)
         {
-            var q = Clamp(Vector512.Round((Load(ref w0, j) - m) * inv), maxq);
-            unchanged &= Vector512.Equals(q, Load(ref q0, j)).AsInt32();
+            var q = RoundClamp((Load(ref w0, j) - m) * inv, maxq);
+            unchanged = Vector512.ConditionalSelect(Vector512.Equals(q, Load(ref q0, j)), unchanged, Vector512<float>.Zero);
             Store(q, ref q0, j);
             qbar += Vector512.Create(Unsafe.Add(ref p0, j)) * q;
             cq += Load(ref c0, j) * q;
@@ -298,7 +303,7 @@ internal readonly struct DashQGroupSolve16
         var sStar = Vector512.ConditionalSelect(Vector512.GreaterThan(denominator, Vector512<float>.Zero), cov / denominator, fallback);
         sStar = Vector512.Max(sStar, floor);
         var mStar = (wbar + cbar) - (sStar * qbar);
-        return (sStar, mStar, unchanged);
+        return (sStar, mStar, unchanged.AsInt32());
     }
 
     /// <summary>Range candidates around min–max (see <see cref="DashQOptions.RangeCandidates"/>); replaces (s, m) with the best start.</summary>
@@ -308,7 +313,7 @@ internal readonly struct DashQGroupSolve16
         var inv = Vector512<float>.One / s;
         for (int j = 0; j < len; j++)
         {
-            Store(Clamp(Vector512.Round((Load(ref w0, j) - m) * inv), maxq), ref q0, j);
+            Store(RoundClamp((Load(ref w0, j) - m) * inv, maxq), ref q0, j);
         }
 
         var best = Objective(ref w0, ref q0, ref p0, len, s, m);
@@ -354,18 +359,24 @@ internal readonly struct DashQGroupSolve16
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Pack(ref float w, int j, Vector512<float> inv, Vector512<float> zero, Vector512<float> maxq, Vector512<int> constant, Vector512<float> constantCode)
     {
-        var packed = Code(ref w, j, inv, zero, maxq, constant, constantCode);
-        packed |= Vector512.ShiftLeft(Code(ref w, j + 1, inv, zero, maxq, constant, constantCode), 8);
-        packed |= Vector512.ShiftLeft(Code(ref w, j + 2, inv, zero, maxq, constant, constantCode), 16);
-        packed |= Vector512.ShiftLeft(Code(ref w, j + 3, inv, zero, maxq, constant, constantCode), 24);
-        return packed.AsSingle();
+        // CodeBits leave the code in bits 0..7 and 2^23's exponent in bits 23..30, which the shifts by 8, 16 and 24 push out.
+        var b0 = CodeBits(ref w, j, inv, zero, maxq, constant, constantCode);
+        var b1 = Vector512.ShiftLeft(CodeBits(ref w, j + 1, inv, zero, maxq, constant, constantCode), 8);
+        var b2 = Vector512.ShiftLeft(CodeBits(ref w, j + 2, inv, zero, maxq, constant, constantCode), 16);
+        var b3 = Vector512.ShiftLeft(CodeBits(ref w, j + 3, inv, zero, maxq, constant, constantCode), 24);
+        var low = Avx512F.TernaryLogic(b0, b1, Vector512.Create(0xFF), 0xEC); // (b0 & 0xFF) | b1
+        return Avx512F.TernaryLogic(low, b2, b3, 0xFE).AsSingle();              // low | b2 | b3
     }
 
+    /// <summary>
+    /// The Finish code of one column as the bits of code + 2^23. clamp(x, 0, Q_max) by <c>vmaxps(x, 0)</c> maps NaN to 0, as the saturating
+    /// float-to-int conversion of <see cref="DashQGroupSolve.FinishPacked"/> does; rounding after the clamp is exact (see <see cref="RoundClamp"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Code(ref float w, int column, Vector512<float> inv, Vector512<float> zero, Vector512<float> maxq, Vector512<int> constant, Vector512<float> constantCode)
+    private static Vector512<int> CodeBits(ref float w, int column, Vector512<float> inv, Vector512<float> zero, Vector512<float> maxq, Vector512<int> constant, Vector512<float> constantCode)
     {
-        var q = Clamp(Vector512.Round((Load(ref w, column) * inv) + zero), maxq);
-        return Vector512.ConvertToInt32(Vector512.ConditionalSelect(constant.AsSingle(), constantCode, q));
+        var q = Avx512F.Min(Avx512F.Max((Load(ref w, column) * inv) + zero, Vector512<float>.Zero), maxq);
+        return (Vector512.ConditionalSelect(constant.AsSingle(), constantCode, q) + Vector512.Create(Magic)).AsInt32();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
