@@ -13,7 +13,7 @@ namespace LowBitQuant.Tests.Quantizers;
 /// </summary>
 public class DashQAvx512Tests
 {
-    private const string NoAvx512 = "AVX-512 F/BW is not available";
+    private const string NoAvx512 = "AVX-512 F/BW/DQ is not available";
 
     /// <summary>Random layers: ragged and tiny row counts, groups that do not divide, dead channels and groups, constant groups.</summary>
     private static readonly Gen<(DashQTestCase Case, int Variant, int Extra)> Layers =
@@ -40,7 +40,7 @@ public class DashQAvx512Tests
             RangeCandidates = (variant & 16) != 0 ? 9 : 0,
         };
 
-    /// <summary>The test case's weights and diagonal with some constant (row, group) blocks and, for <paramref name="extra"/> ≥ 2, a dead group.</summary>
+    /// <summary>The test case's weights and diagonal with some constant (row, group) blocks, some ±0 weights and, for <paramref name="extra"/> ≥ 2, a dead group.</summary>
     private static (float[] W, float[] H) Inputs(DashQTestCase c, int extra)
     {
         var w = c.Weights();
@@ -50,8 +50,9 @@ public class DashQAvx512Tests
         for (int k = 0; k < extra * 2; k++)
         {
             int r = rng.Next(c.Rows), start = rng.Next(c.Scheme.GroupCount(c.Columns)) * width, len = Math.Min(width, c.Columns - start);
-            float value = rng.Next(3) switch { 0 => 0f, 1 => 0.0123456f, _ => -(float)rng.NextDouble() };
+            float value = rng.Next(4) switch { 0 => 0f, 1 => 0.0123456f, 2 => -0f, _ => -(float)rng.NextDouble() };
             w.AsSpan((r * c.Columns) + start, len).Fill(value);
+            w[rng.Next(w.Length)] = (k & 1) == 0 ? -0f : 0f; // signed zeros among ordinary weights
         }
 
         if (extra >= 2)
@@ -146,6 +147,27 @@ public class DashQAvx512Tests
             var expected = Vector512.Min(Vector512.Max(Vector512.Round(v), Vector512<float>.Zero), maxq);
             var actual = DashQGroupSolve16.RoundClamp(v, maxq);
             Assert.Equal(expected.AsInt32(), actual.AsInt32());
+        }, iter: 3000);
+    }
+
+    [SkippableFact]
+    public void RangeMinMaxEqualIeeeMinMaxOnNumbers()
+    {
+        Skip.IfNot(DashQGroupSolve16.IsSupported, NoAvx512);
+        var special = new[] { 0f, -0f, 1e-45f, -1e-45f, 1f, -1f, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, 1.17549435E-38f };
+        Gen.Select(Gen.Int.Array[32], Gen.Int[0, special.Length - 1].Array[32]).Sample((bits, picks) =>
+        {
+            var x = new float[32];
+            for (int k = 0; k < 32; k++)
+            {
+                float v = (k % 3) == 0 ? BitConverter.Int32BitsToSingle(bits[k]) : special[picks[k]];
+                x[k] = float.IsNaN(v) ? 0.5f : v;
+            }
+
+            var a = Vector512.Create<float>(x.AsSpan(0, 16));
+            var b = Vector512.Create<float>(x.AsSpan(16, 16));
+            Assert.Equal(Vector512.Min(a, b).AsInt32(), DashQGroupSolve16.MinOfNumbers(a, b).AsInt32());
+            Assert.Equal(Vector512.Max(a, b).AsInt32(), DashQGroupSolve16.MaxOfNumbers(a, b).AsInt32());
         }, iter: 3000);
     }
 
