@@ -119,8 +119,21 @@ internal readonly struct DashQGroupSolve16
         }
     }
 
-    /// <summary>Solves one tile; the contract of <see cref="DashQGroupSolve.Solve"/> with 16 lanes.</summary>
+    /// <summary>Solves one tile; the contract of <see cref="DashQGroupSolve.Solve"/> with 16 lanes (<see cref="Begin"/>, <see cref="Iterate"/>, <see cref="End"/>).</summary>
     public void Solve(ReadOnlySpan<float> tile, ReadOnlySpan<float> p, Span<float> codes, Span<float> centered, out Vector512<float> scale, out Vector512<float> zero, out Vector512<float> iterationsUsed, out Vector512<int> constant)
+    {
+        var state = Begin(tile, p, codes, centered);
+        for (int t = 0; t < _iterations && !Iterate(ref state, t, tile, p, codes, centered); t++)
+        {
+        }
+
+        End(ref state, tile, p, out scale, out zero);
+        iterationsUsed = state.Used;
+        constant = state.Constant;
+    }
+
+    /// <summary>The statistics that do not depend on the codes, the min–max start and the range search of one tile.</summary>
+    public TileState Begin(ReadOnlySpan<float> tile, ReadOnlySpan<float> p, Span<float> codes, Span<float> centered)
     {
         int len = p.Length;
         if (len == 0 || centered.Length < len * Lanes || codes.Length < len * Lanes || tile.Length < len * Lanes)
@@ -134,7 +147,6 @@ internal readonly struct DashQGroupSolve16
         ref float p0 = ref MemoryMarshal.GetReference(p);
         var maxq = Vector512.Create(_maxCode);
 
-        // Statistics that do not depend on the codes.
         var min = Load(ref w0, 0);
         var max = min;
         var wbar = Vector512<float>.Zero;
@@ -154,39 +166,63 @@ internal readonly struct DashQGroupSolve16
             cbar += pc;
         }
 
-        constant = Vector512.Equals(max, min).AsInt32();
+        var constant = Vector512.Equals(max, min).AsInt32();
         var s = Vector512.ConditionalSelect(constant.AsSingle(), Vector512<float>.One, (max / maxq) - (min / maxq));
         var m = min;
         var floor = Vector512.Max(s * Vector512.Create(DashQGroupSolve.RelativeScaleFloor), Vector512.Create(DashQGroupSolve.SmallestNormal));
-
         if (_candidates > 0)
         {
             Search(ref w0, ref c0, ref p0, len, ref q0, min, wbar, cbar, floor, ref s, ref m);
         }
 
-        // Damped alternation.
-        var done = Vector512<int>.Zero;
-        iterationsUsed = Vector512<float>.Zero;
-        var alpha = Vector512.Create(_alpha);
-        var beta = Vector512.Create(_oneMinusAlpha);
-        for (int t = 0; t < _iterations; t++)
+        return new TileState { S = s, M = m, Wbar = wbar, Cbar = cbar, Floor = floor, Constant = constant };
+    }
+
+    /// <summary>
+    /// Iteration <paramref name="t"/> of the damped alternation (the caller runs t = 0, 1, … below <see cref="DashQOptions.Iterations"/>);
+    /// true once every lane has stopped, after which further iterations would change nothing. Two tiles iterated in turn overlap:
+    /// one tile's Step B sums (a chain of dependent adds) run while the other's code step executes.
+    /// </summary>
+    public bool Iterate(ref TileState state, int t, ReadOnlySpan<float> tile, ReadOnlySpan<float> p, Span<float> codes, ReadOnlySpan<float> centered)
+    {
+        int len = p.Length;
+        if (len == 0 || centered.Length < len * Lanes || codes.Length < len * Lanes || tile.Length < len * Lanes)
         {
-            var (sStar, mStar, unchanged) = Step(ref w0, ref c0, ref p0, len, ref q0, wbar, cbar, floor, s, m, s);
-            iterationsUsed += Vector512.ConditionalSelect(done.AsSingle(), Vector512<float>.Zero, Vector512<float>.One);
-            var stopNow = _earlyStop && t > 0 ? Vector512.AndNot(unchanged, done) : Vector512<int>.Zero;
-            var dampedS = (alpha * sStar) + (beta * s);
-            var dampedM = (alpha * mStar) + (beta * m);
-            var keep = done.AsSingle();
-            s = Vector512.ConditionalSelect(keep, s, Vector512.ConditionalSelect(stopNow.AsSingle(), sStar, dampedS));
-            m = Vector512.ConditionalSelect(keep, m, Vector512.ConditionalSelect(stopNow.AsSingle(), mStar, dampedM));
-            done |= stopNow;
-            if (Vector512.EqualsAll(done, Vector512<int>.AllBitsSet))
-            {
-                break;
-            }
+            throw new ArgumentOutOfRangeException(nameof(centered));
         }
 
-        var z = -m / s;
+        var s = state.S;
+        var m = state.M;
+        var done = state.Done;
+        var (sStar, mStar, unchanged) = Step(ref MemoryMarshal.GetReference(tile), ref MemoryMarshal.GetReference(centered), ref MemoryMarshal.GetReference(p), len, ref MemoryMarshal.GetReference(codes), state.Wbar, state.Cbar, state.Floor, s, m, s);
+        state.Used += Vector512.ConditionalSelect(done.AsSingle(), Vector512<float>.Zero, Vector512<float>.One);
+        var stopNow = _earlyStop && t > 0 ? Vector512.AndNot(unchanged, done) : Vector512<int>.Zero;
+        var alpha = Vector512.Create(_alpha);
+        var beta = Vector512.Create(_oneMinusAlpha);
+        var dampedS = (alpha * sStar) + (beta * s);
+        var dampedM = (alpha * mStar) + (beta * m);
+        var keep = done.AsSingle();
+        state.S = Vector512.ConditionalSelect(keep, s, Vector512.ConditionalSelect(stopNow.AsSingle(), sStar, dampedS));
+        state.M = Vector512.ConditionalSelect(keep, m, Vector512.ConditionalSelect(stopNow.AsSingle(), mStar, dampedM));
+        done |= stopNow;
+        state.Done = done;
+        return Vector512.EqualsAll(done, Vector512<int>.AllBitsSet);
+    }
+
+    /// <summary>The zero z = −m/s, and with integer zeros its rounding and the scale refits; scale and zero before storage rounding.</summary>
+    public void End(ref TileState state, ReadOnlySpan<float> tile, ReadOnlySpan<float> p, out Vector512<float> scale, out Vector512<float> zero)
+    {
+        int len = p.Length;
+        if (tile.Length < len * Lanes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tile));
+        }
+
+        ref float w0 = ref MemoryMarshal.GetReference(tile);
+        ref float p0 = ref MemoryMarshal.GetReference(p);
+        var maxq = Vector512.Create(_maxCode);
+        var s = state.S;
+        var z = -state.M / s;
         if (_integerZero)
         {
             z = Vector512.Min(Vector512.Max(Vector512.Round(z), Vector512<float>.Zero), maxq);
@@ -205,11 +241,12 @@ internal readonly struct DashQGroupSolve16
                     den += pd * d;
                 }
 
-                var refit = Vector512.Max(num / den, floor);
+                var refit = Vector512.Max(num / den, state.Floor);
                 s = Vector512.ConditionalSelect(Vector512.GreaterThan(den, Vector512<float>.Zero), refit, s);
             }
         }
 
+        state.S = s;
         scale = s;
         zero = z;
     }
@@ -395,4 +432,32 @@ internal readonly struct DashQGroupSolve16
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(Vector512<float> value, ref float destination, int column) => value.StoreUnsafe(ref destination, (nuint)(column * Lanes));
+
+    /// <summary>Per-lane state of one tile between <see cref="Begin"/>, <see cref="Iterate"/> and <see cref="End"/>.</summary>
+    internal struct TileState
+    {
+        /// <summary>Scale s.</summary>
+        public Vector512<float> S;
+
+        /// <summary>Offset m = −s·z.</summary>
+        public Vector512<float> M;
+
+        /// <summary>w̄ = Σ p w.</summary>
+        public Vector512<float> Wbar;
+
+        /// <summary>Σ p (w − w̄) (rounding leaves it near, not at, 0).</summary>
+        public Vector512<float> Cbar;
+
+        /// <summary>Smallest scale.</summary>
+        public Vector512<float> Floor;
+
+        /// <summary>Iterations run.</summary>
+        public Vector512<float> Used;
+
+        /// <summary>All-ones lanes that have stopped early.</summary>
+        public Vector512<int> Done;
+
+        /// <summary>All-ones lanes whose group is constant.</summary>
+        public Vector512<int> Constant;
+    }
 }
