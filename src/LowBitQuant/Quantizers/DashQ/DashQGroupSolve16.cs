@@ -21,6 +21,9 @@ internal readonly struct DashQGroupSolve16
     /// <summary>Rows per tile.</summary>
     public const int Lanes = 16;
 
+    /// <summary>2^23: adding it to a value in [0, 2^23) rounds to the nearest integer (ties to even) and leaves that integer in the low mantissa bits.</summary>
+    private const float Magic = 8388608f;
+
     private readonly float _maxCode;
     private readonly int _iterations;
     private readonly float _alpha;
@@ -57,9 +60,6 @@ internal readonly struct DashQGroupSolve16
     /// <summary><see cref="Vector512.Max{T}"/> for values that are not NaN, as <see cref="MinOfNumbers"/> (max(−0, +0) = +0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MaxOfNumbers(Vector512<float> a, Vector512<float> b) => Avx512DQ.Range(a, b, 0b0101);
-
-    /// <summary>2^23: adding it to a value in [0, 2^23) rounds to the nearest integer (ties to even) and leaves that integer in the low mantissa bits.</summary>
-    private const float Magic = 8388608f;
 
     /// <summary>
     /// clamp(round(x), 0, Q_max), bit for bit as <c>Vector512.Min(Vector512.Max(Vector512.Round(x), 0), maxq)</c> with its IEEE min/max
