@@ -4,7 +4,8 @@ namespace LowBitQuant.Quantizers;
 
 /// <summary>
 /// Layer driver of DASH-Q: normalised per-group weights from the Hessian diagonal, then every (row block, column group) tile
-/// solved by <see cref="DashQGroupSolve"/>, row blocks in parallel.
+/// solved by <see cref="DashQGroupSolve16"/> (16 rows, AVX-512) or <see cref="DashQGroupSolve"/> (<see cref="Vector{T}"/> rows), row
+/// blocks in parallel.
 /// </summary>
 internal static partial class DashQSolver
 {

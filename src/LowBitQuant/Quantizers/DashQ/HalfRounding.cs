@@ -41,6 +41,7 @@ internal static class HalfRounding
     /// <summary>All-ones lanes where x is finite.</summary>
     public static Vector<int> IsFinite(Vector<float> x) =>
         Vector.LessThan(Vector.AsVectorInt32(x) & new Vector<int>(AbsMask), new Vector<int>(ExponentMask));
+
     /// <summary><see cref="Round(Vector{float})"/> for 16 lanes (same operations).</summary>
     public static Vector512<float> Round(Vector512<float> x)
     {
