@@ -4,9 +4,10 @@ namespace LowBitQuant.Quantizers;
 
 /// <summary>
 /// Layer driver of DASH-Q: normalised per-group weights from the Hessian diagonal, then every (row block, column group) tile
-/// solved by <see cref="DashQGroupSolve"/>, row blocks in parallel.
+/// solved by <see cref="DashQGroupSolve16"/> (16 rows, AVX-512) or <see cref="DashQGroupSolve"/> (<see cref="Vector{T}"/> rows), row
+/// blocks in parallel.
 /// </summary>
-internal static class DashQSolver
+internal static partial class DashQSolver
 {
     /// <summary>Floor added to every diagonal entry, relative to mean(h): dead channels keep a small weight (algorithms/dashq.md §6).</summary>
     public const double DeadChannelFloor = 1e-4;
@@ -65,12 +66,20 @@ internal static class DashQSolver
         return p;
     }
 
-    /// <summary>Quantizes a whole layer. Inputs are already validated.</summary>
-    public static Result Solve(ReadOnlyMemory<float> weights, int rows, int columns, ReadOnlySpan<float> diagonal, DashQOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Quantizes a whole layer. Inputs are already validated. Runs 16-row AVX-512 tiles (<see cref="DashQGroupSolve16"/>) where the CPU has
+    /// them and <paramref name="allowAvx512"/> is set, else <see cref="Vector{T}"/>-row tiles; both give the same bits.
+    /// </summary>
+    public static Result Solve(ReadOnlyMemory<float> weights, int rows, int columns, ReadOnlySpan<float> diagonal, DashQOptions options, CancellationToken cancellationToken, bool allowAvx512 = true)
     {
         var scheme = options.Scheme;
         int width = scheme.GroupWidth(columns), groups = scheme.GroupCount(columns);
         var p = NormalizedWeights(diagonal, width, out int uniformGroups, out int deadChannels);
+        if (allowAvx512 && DashQGroupSolve16.IsSupported)
+        {
+            return Solve16(weights, rows, columns, p, uniformGroups, deadChannels, options, cancellationToken);
+        }
+
         var codes = GC.AllocateUninitializedArray<byte>(checked(rows * columns)); // every code is written below
         var scales = new float[rows * groups];
         var zeros = new float[rows * groups];
