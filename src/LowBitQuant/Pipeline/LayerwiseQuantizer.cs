@@ -189,6 +189,9 @@ public static class LayerwiseQuantizer
             }
         }
 
+        // The block runs only until the subset's last input (in block order) has been observed, not through the rest.
+        int lastInput = InputOf(LlamaConfig.LinearTensors.Last(subset.Contains));
+        var stop = LlamaConfig.LinearTensors.First(t => InputOf(t) == lastInput);
         var observer = new CaptureObserver(layer, subset, estimators, clock);
         var previous = model.LinearInputObserver;
         model.LinearInputObserver = observer;
@@ -199,7 +202,7 @@ public static class LayerwiseQuantizer
                 ct.ThrowIfCancellationRequested();
                 var copy = (float[])x[c].Clone();
                 var watch = Stopwatch.StartNew();
-                model.RunBlock(layer, copy, chunks[c]);
+                model.RunBlock(layer, copy, chunks[c], stopAtInputOf: stop);
                 clock.Forward += watch.Elapsed.TotalSeconds - observer.EndChunk();
             }
         }

@@ -123,6 +123,33 @@ public class LlamaModelTests
         }
     }
 
+    [Theory]
+    [InlineData(LlamaTensor.QueryProjection, 1)]
+    [InlineData(LlamaTensor.OutputProjection, 4)]
+    [InlineData(LlamaTensor.GateProjection, 5)]
+    [InlineData(LlamaTensor.DownProjection, 7)]
+    public void ABlockStoppedAtAnInputObservesExactlyWhatTheFullBlockDoesUpToThere(LlamaTensor stop, int observed)
+    {
+        var config = SmallConfig(RopeConvention.HalfRotation, tied: false);
+        using var source = new InMemoryLlamaWeights(config, seed: 13);
+        using var model = new LlamaModel(source);
+        var batch = model.Prepare([[1, 2, 3, 7], [4, 5]]);
+        float[] x = model.Embed(batch);
+        var full = new Capture();
+        model.LinearInputObserver = full;
+        model.RunBlock(1, (float[])x.Clone(), batch);
+        var stopped = new Capture();
+        model.LinearInputObserver = stopped;
+        model.RunBlock(1, (float[])x.Clone(), batch, stopAtInputOf: stop);
+        Assert.Equal(observed, stopped.Calls.Count);
+        Assert.Equal(stop, stopped.Calls[^1].Tensor);
+        for (int i = 0; i < observed; i++)
+        {
+            Assert.Equal(full.Calls[i].Tensor, stopped.Calls[i].Tensor);
+            Assert.Equal(full.Calls[i].Data, stopped.Calls[i].Data);
+        }
+    }
+
     [Fact]
     public void ReplacedWeightsAreUsedAndCanBeCleared()
     {

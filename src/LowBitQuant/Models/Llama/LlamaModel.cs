@@ -243,7 +243,12 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>Runs decoder block <paramref name="layer"/> in place on the residual stream <paramref name="x"/> (total × dim).</summary>
-    internal void RunBlock(int layer, float[] x, LlamaBatch batch)
+    /// <param name="layer">The block.</param>
+    /// <param name="x">The residual stream.</param>
+    /// <param name="batch">The batch layout.</param>
+    /// <param name="stopAtInputOf">For calibration captures: return as soon as this projection's input has been observed, skipping
+    /// the rest of the block (<paramref name="x"/> is then left partly updated); null to run the whole block.</param>
+    internal void RunBlock(int layer, float[] x, LlamaBatch batch, LlamaTensor? stopAtInputOf = null)
     {
         LlamaConfig c = Config;
         int total = batch.Total, dim = c.Dim;
@@ -259,20 +264,36 @@ public sealed class LlamaModel : IDisposable
         LlamaLayerWeights w = GetLayer(layer);
 
         LlamaKernels.RmsNorm(x, total, dim, w[LlamaTensor.AttentionNorm], eps, xb);
-        Linear(layer, LlamaTensor.QueryProjection, xb, total, w, q);
-        Linear(layer, LlamaTensor.KeyProjection, xb, total, w, k);
-        Linear(layer, LlamaTensor.ValueProjection, xb, total, w, v);
+        if (Linear(layer, LlamaTensor.QueryProjection, xb, total, w, q, stopAtInputOf)
+            || Linear(layer, LlamaTensor.KeyProjection, xb, total, w, k, stopAtInputOf)
+            || Linear(layer, LlamaTensor.ValueProjection, xb, total, w, v, stopAtInputOf))
+        {
+            return;
+        }
+
         LlamaKernels.ApplyRope(q, total, c.Heads, c.HeadDim, batch.Positions, _cos, _sin, c.RopeConvention);
         LlamaKernels.ApplyRope(k, total, c.KvHeads, c.HeadDim, batch.Positions, _cos, _sin, c.RopeConvention);
         LlamaKernels.Attention(q, k, v, batch.Starts, batch.Lengths, c.Heads, c.KvHeads, c.HeadDim, att);
-        Linear(layer, LlamaTensor.OutputProjection, att, total, w, proj);
+        if (Linear(layer, LlamaTensor.OutputProjection, att, total, w, proj, stopAtInputOf))
+        {
+            return;
+        }
+
         TensorPrimitives.Add(x, proj, x);
 
         LlamaKernels.RmsNorm(x, total, dim, w[LlamaTensor.FeedForwardNorm], eps, xb);
-        Linear(layer, LlamaTensor.GateProjection, xb, total, w, gate);
-        Linear(layer, LlamaTensor.UpProjection, xb, total, w, up);
+        if (Linear(layer, LlamaTensor.GateProjection, xb, total, w, gate, stopAtInputOf)
+            || Linear(layer, LlamaTensor.UpProjection, xb, total, w, up, stopAtInputOf))
+        {
+            return;
+        }
+
         LlamaKernels.SwiGlu(gate, up);
-        Linear(layer, LlamaTensor.DownProjection, gate, total, w, proj);
+        if (Linear(layer, LlamaTensor.DownProjection, gate, total, w, proj, stopAtInputOf))
+        {
+            return;
+        }
+
         TensorPrimitives.Add(x, proj, x);
     }
 
@@ -320,11 +341,18 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
-    private void Linear(int layer, LlamaTensor tensor, float[] input, int tokens, LlamaLayerWeights w, float[] output)
+    /// <summary>Observes the input, then computes the projection unless it is <paramref name="stopAt"/> (then returns true).</summary>
+    private bool Linear(int layer, LlamaTensor tensor, float[] input, int tokens, LlamaLayerWeights w, float[] output, LlamaTensor? stopAt)
     {
         (int rows, int columns) = Config.GetShape(tensor);
         LinearInputObserver?.OnLinearInput(layer, Config.GetModuleName(tensor, layer), tensor, new DenseMatrix(input.AsMemory(0, tokens * columns), tokens, columns));
+        if (tensor == stopAt)
+        {
+            return true;
+        }
+
         LlamaKernels.MatMulTransposed(input, tokens, columns, w[tensor], rows, output);
+        return false;
     }
 
     private LlamaLayerWeights GetLayer(int layer)
