@@ -118,8 +118,11 @@ public class DashQQuantizerTests
                     double e = x[j] - ((s * codes[j]) + m);
                     gs += pg[j] * codes[j] * e;
                     gm += pg[j] * e;
-                    sizeS += pg[j] * Math.Abs(codes[j] * x[j]);
-                    sizeM += pg[j] * Math.Abs(x[j]);
+                    // The magnitudes of what the solver sums (p·q·x, p·q·s·q, p·q·m): float32 rounding is relative to these, which
+                    // can be far larger than |q·x| when s·q and m nearly cancel.
+                    double magnitude = Math.Abs(x[j]) + Math.Abs(s * codes[j]) + Math.Abs(m);
+                    sizeS += pg[j] * Math.Abs(codes[j]) * magnitude;
+                    sizeM += pg[j] * magnitude;
                 }
 
                 gs -= c.Ridge * s;
