@@ -40,7 +40,7 @@ internal static class LayerSplitExperiment
         Console.WriteLine("|---|---:|---:|");
         foreach (var (name, seconds) in new[]
         {
-            ("forward passes (5 block passes: 4 captures + propagation)", t.ForwardSeconds),
+            ("forward passes (4 captures, each stopped at its input, + propagation)", t.ForwardSeconds),
             ("Hessian accumulation (+ Build)", t.HessianSeconds),
             ("quantizer (GPTQ, 7 modules)", t.QuantizerSeconds),
             ("other (dequantize, measurement, embedding)", other),
