@@ -167,37 +167,17 @@ internal sealed class HeroQFolding
 
         // o_proj: D from diag(H) averaged over the query heads sharing each key/value head, with and without the per-head rotation.
         var h = inputs[1];
-        var o = Matrix(LlamaTensor.OutputProjection, layer);
         var shared = SharedHeadDiagonal(h.Diagonal.Span, c);
-        (float[] Scales, bool Rotated, string Label, double Score) best = ([], false, "identity", _heroq.QuantizeWithTransform(o, h, null, compute, ct).Score);
-        var scores = new List<string> { Fmt($"identity={best.Score:G6}") };
-        foreach (double alpha in _heroq.Options.Alphas.Prepend(0).Distinct())
-        {
-            var d = HeroQQuantizer.ChannelScales(shared, alpha);
-            if (d is null)
-            {
-                continue;
-            }
-
-            foreach (bool rotated in _headRotation is null ? new[] { false } : new[] { false, true })
-            {
-                if (d.Length == 0 && !rotated)
-                {
-                    continue; // the identity again
-                }
-
-                double score = _heroq.QuantizeWithTransform(o, h, OutputTransform(d, rotated, c.Heads), compute, ct).Score;
-                string label = Fmt($"alpha={alpha}{(rotated ? "+head-rotation" : "")}");
-                scores.Add(Fmt($"{label}={score:G6}"));
-                if (score < best.Score)
-                {
-                    best = (d, rotated, label, score);
-                }
-            }
-        }
-
-        notes.Add($"o_proj: {best.Label} ({string.Join(", ", scores)})");
-        return new BlockFold(attention, best.Scales, best.Rotated, feedForward, down, string.Join("; ", notes));
+        var candidates =
+            from alpha in _heroq.Options.Alphas.Prepend(0).Distinct()
+            let d = HeroQQuantizer.ChannelScales(shared, alpha)
+            where d is not null
+            from rotated in _headRotation is null ? new[] { false } : new[] { false, true }
+            where d.Length > 0 || rotated // not the identity again
+            select (Fmt($"alpha={alpha}{(rotated ? "+head-rotation" : "")}"), d, rotated);
+        var (output, outputRotation) = Pick(
+            "o_proj", [Matrix(LlamaTensor.OutputProjection, layer)], h, candidates, (d, rotated) => OutputTransform(d, rotated, c.Heads), notes, compute, ct);
+        return new BlockFold(attention, output, outputRotation, feedForward, down, string.Join("; ", notes));
     }
 
     /// <summary>Folds a block's transforms into its weights (model and <see cref="Weights"/>); used for fresh and resumed blocks alike.</summary>
@@ -263,31 +243,47 @@ internal sealed class HeroQFolding
         return shared;
     }
 
+    /// <summary>The diagonal, from HeRo-Q's α grid, that gives the lowest summed proxy loss of the linears sharing an input.</summary>
     private float[] ChooseScales(int layer, LlamaTensor[] members, HessianEstimate h, string label, List<string> notes, ComputeContext? compute, CancellationToken ct)
     {
-        var weights = members.Select(t => Matrix(t, layer)).ToArray();
-        double Score(InputTransform? t) => weights.Sum(w => _heroq.QuantizeWithTransform(w, h, t, compute, ct).Score);
+        var candidates =
+            from alpha in _heroq.Options.Alphas
+            let d = HeroQQuantizer.ChannelScales(h.Diagonal.Span, alpha)
+            where d is { Length: > 0 }
+            select (Fmt($"alpha={alpha}"), d, false);
+        return Pick(label, members.Select(t => Matrix(t, layer)).ToArray(), h, candidates, (d, _) => new InputTransform(d, null), notes, compute, ct).Scales;
+    }
 
-        (float[] Scales, string Label, double Score) best = ([], "identity", Score(null));
+    /// <summary>
+    /// Scores the identity and every candidate by the inner quantizer's proxy loss summed over <paramref name="weights"/>, notes
+    /// every score, and returns the best candidate (empty scales and no rotation for the identity).
+    /// </summary>
+    private (float[] Scales, bool Rotated) Pick(
+        string label,
+        DenseMatrix[] weights,
+        HessianEstimate h,
+        IEnumerable<(string Label, float[] Scales, bool Rotated)> candidates,
+        Func<float[], bool, InputTransform> transform,
+        List<string> notes,
+        ComputeContext? compute,
+        CancellationToken ct)
+    {
+        double Score(InputTransform? t) => weights.Sum(w => _heroq.QuantizeWithTransform(w, h, t, compute, ct).Score);
+        (string Label, float[] Scales, bool Rotated, double Score) best = ("identity", [], false, Score(null));
         var scores = new List<string> { Fmt($"identity={best.Score:G6}") };
-        foreach (double alpha in _heroq.Options.Alphas)
+        foreach (var (name, scales, rotated) in candidates)
         {
             ct.ThrowIfCancellationRequested();
-            if (HeroQQuantizer.ChannelScales(h.Diagonal.Span, alpha) is not { Length: > 0 } d)
-            {
-                continue;
-            }
-
-            double score = Score(new InputTransform(d, null));
-            scores.Add(Fmt($"alpha={alpha}={score:G6}"));
+            double score = Score(transform(scales, rotated));
+            scores.Add(Fmt($"{name}={score:G6}"));
             if (score < best.Score)
             {
-                best = (d, Fmt($"alpha={alpha}"), score);
+                best = (name, scales, rotated, score);
             }
         }
 
         notes.Add($"{label}: {best.Label} ({string.Join(", ", scores)})");
-        return best.Scales;
+        return (best.Scales, best.Rotated);
     }
 
     private void ScaleReaders(int layer, LlamaTensor norm, float[] scales, Dictionary<LlamaTensor, DenseMatrix> m, HashSet<LlamaTensor> changed, params LlamaTensor[] readers)

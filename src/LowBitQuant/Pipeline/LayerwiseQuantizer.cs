@@ -113,15 +113,7 @@ public static class LayerwiseQuantizer
                 store?.Save(layer, finished, fold, cancellationToken);
             }
 
-            Time(ref clock.Forward, () =>
-            {
-                for (int c = 0; c < chunks.Length; c++)
-                {
-                    model.RunBlock(layer, x[c], chunks[c]);
-                }
-
-                return 0;
-            });
+            Propagate(model, layer, chunks, x, clock);
             options.Progress?.Report(new LayerwiseProgress(layer, config.Layers, null, null, total.Elapsed));
         }
 
@@ -148,15 +140,7 @@ public static class LayerwiseQuantizer
             var (p, r) = Time(ref clock.Quantizer, () => folding.ScoreResidual(layer, inputs, options.Compute, ct));
             plain += p;
             rotated += r;
-            Time(ref clock.Forward, () =>
-            {
-                for (int c = 0; c < chunks.Length; c++)
-                {
-                    model.RunBlock(layer, x[c], chunks[c]);
-                }
-
-                return 0;
-            });
+            Propagate(model, layer, chunks, x, clock);
         }
 
         bool helps = rotated < plain;
@@ -165,6 +149,18 @@ public static class LayerwiseQuantizer
         options.Logger?.LogInformation("HeRo-Q {Note}", folding.ResidualNote);
         return helps;
     }
+
+    /// <summary>Runs block <paramref name="layer"/> on every chunk's residual stream, feeding the next block.</summary>
+    private static void Propagate(LlamaModel model, int layer, LlamaBatch[] chunks, float[][] x, Timings clock) =>
+        Time(ref clock.Forward, () =>
+        {
+            for (int c = 0; c < chunks.Length; c++)
+            {
+                model.RunBlock(layer, x[c], chunks[c]);
+            }
+
+            return 0;
+        });
 
     /// <summary>Which modules share an input: q/k/v read the attention-norm output, gate/up the FFN-norm output.</summary>
     private static int InputOf(LlamaTensor tensor) => tensor switch

@@ -87,7 +87,6 @@ internal sealed class ResumeStore
             {
                 writer.AddInt32($"{module}.g_idx", [t.Columns], t.GroupIndex.Span);
             }
-
         }
 
         foreach (var (name, scales) in FoldTensors(fold))
